@@ -1,0 +1,3 @@
+from crm_complaints.cli import main
+
+main()

@@ -1,0 +1,252 @@
+"""Configuration: one TOML file, overridden by ``CRM_COMPLAINTS_*`` environment variables.
+
+Secrets never live here: adapters name the environment variable that holds them
+(``secret_env``, ``token_env``). Every key is documented in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .calendar import BusinessCalendar
+from .errors import ConfigError
+from .schema import Category, Department, DemandKind, RiskFlag, Severity
+
+__all__ = [
+    "DEFAULT_ALLOWED_FIELDS",
+    "ClinicConfig",
+    "CsvConfig",
+    "PolicyConfig",
+    "Settings",
+    "StateConfig",
+    "SyncConfig",
+    "load_settings",
+]
+
+CONFIG_ENV = "CRM_COMPLAINTS_CONFIG"
+
+# Everything but the customer's name, e-mail and phone, the staff member's name and the free text.
+DEFAULT_ALLOWED_FIELDS: tuple[str, ...] = (
+    "schema_version",
+    "id",
+    "clinic",
+    "received_at",
+    "occurred_at",
+    "acknowledged_at",
+    "resolved_at",
+    "closed_at",
+    "updated_at",
+    "channel",
+    "language",
+    "category",
+    "summary",
+    "risk_flags",
+    "demand",
+    "severity",
+    "status",
+    "reporter.staff_id",
+    "reporter.department",
+    "customer.external_id",
+    "customer.preferred_language",
+    "related",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClinicConfig(_Section):
+    """A clinic's locale and business calendar."""
+
+    time_zone: str = "Asia/Tokyo"
+    country: str = "JP"
+    subdivision: str | None = None
+    language: str = "ja"
+    hours: dict[str, list[str]] | None = None
+    closures: list[date] = Field(default_factory=list)
+    annual_closures: list[str] = Field(default_factory=list)
+
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar.from_strings(
+            time_zone=self.time_zone,
+            country=self.country,
+            subdivision=self.subdivision,
+            hours=self.hours,
+            closures=self.closures,
+            annual_closures=self.annual_closures,
+        )
+
+
+class PolicyConfig(_Section):
+    """Every number and mapping of the routing policy; the defaults are the clinics' rules."""
+
+    critical_flags: frozenset[RiskFlag] = frozenset(
+        {RiskFlag.BODILY_HARM, RiskFlag.LEGAL_ACTION, RiskFlag.MEDIA, RiskFlag.REGULATOR}
+    )
+    high_flags: frozenset[RiskFlag] = frozenset({RiskFlag.SOCIAL_MEDIA, RiskFlag.REPEAT_COMPLAINT})
+    high_categories: frozenset[Category] = frozenset({Category.SIDE_EFFECT})
+    medium_categories: frozenset[Category] = frozenset(
+        {
+            Category.MEDICAL_QUALITY,
+            Category.TREATMENT_OUTCOME,
+            Category.PRODUCT,
+            Category.PRIVACY,
+        }
+    )
+    monetary_demand_kinds: frozenset[DemandKind] = frozenset(
+        {DemandKind.REFUND, DemandKind.COMPENSATION}
+    )
+    amount_thresholds: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "JPY": Decimal(100000),
+            "CNY": Decimal(5000),
+            "TWD": Decimal(20000),
+            "USD": Decimal(1000),
+            "EUR": Decimal(1000),
+        }
+    )
+    priority: dict[Severity, str] = Field(
+        default_factory=lambda: {
+            Severity.LOW: "LOW",
+            Severity.MEDIUM: "MEDIUM",
+            Severity.HIGH: "HIGH",
+            Severity.CRITICAL: "URGENT",
+        }
+    )
+    primary_department: dict[Category, Department] = Field(
+        default_factory=lambda: {
+            Category.MEDICAL_QUALITY: Department.PHYSICIAN,
+            Category.TREATMENT_OUTCOME: Department.PHYSICIAN,
+            Category.SIDE_EFFECT: Department.PHYSICIAN,
+            Category.PRODUCT: Department.CARE_STAFF,
+            Category.PRICE_BILLING: Department.FRONT_DESK,
+            Category.SERVICE_ATTITUDE: Department.FRONT_DESK,
+            Category.WAIT_TIME: Department.FRONT_DESK,
+            Category.FACILITY: Department.FRONT_DESK,
+            Category.OTHER: Department.FRONT_DESK,
+            Category.PRIVACY: Department.MANAGEMENT,
+        }
+    )
+    escalate_at: Severity = Severity.HIGH
+    report_minutes: int = Field(30, ge=1)
+    initial_response_minutes: int = Field(120, ge=1)
+    investigation_business_days: int = Field(1, ge=1)
+    resolution_plan_business_days: int = Field(3, ge=1)
+    incident_report_business_days: int = Field(10, ge=1)
+    follow_up_business_days: int = Field(7, ge=1)
+
+    @field_validator("primary_department")
+    @classmethod
+    def _every_category_routed(cls, value: dict[Category, Department]) -> dict[Category, Department]:
+        missing = [c.value for c in Category if c not in value]
+        if missing:
+            raise ValueError(f"no primary department for categories {missing}")
+        return value
+
+    @field_validator("priority")
+    @classmethod
+    def _every_severity_prioritized(cls, value: dict[Severity, str]) -> dict[Severity, str]:
+        missing = [s.value for s in Severity if s not in value]
+        if missing:
+            raise ValueError(f"no priority for severities {missing}")
+        return value
+
+
+class CsvConfig(_Section):
+    """How CSV columns map onto complaint fields (dotted names for nested ones)."""
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    list_separator: str = ";"
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+
+class StateConfig(_Section):
+    """Where sync state lives. ``url`` (SQLAlchemy URL) wins over ``path`` when given."""
+
+    path: Path = Path("crm-complaints.db")
+    url: str | None = None
+    lock_wait_seconds: float = Field(0.0, ge=0)
+
+
+class SyncConfig(_Section):
+    """Batching and the bounds of retrying."""
+
+    batch_size: int = Field(100, ge=1, le=1000)
+    max_attempts: int = Field(6, ge=1, le=50)
+    max_retry_seconds: float = Field(120.0, ge=0)
+    initial_backoff_seconds: float = Field(0.5, ge=0)
+    max_backoff_seconds: float = Field(30.0, ge=0)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Env vars override TOML, e.g. ``CRM_COMPLAINTS_STATE__PATH``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRM_COMPLAINTS_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    default_clinic: ClinicConfig = Field(default_factory=ClinicConfig)
+    clinics: dict[str, ClinicConfig] = Field(default_factory=dict)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    csv: CsvConfig = Field(default_factory=CsvConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    allowed_fields: tuple[str, ...] = DEFAULT_ALLOWED_FIELDS
+    adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+    def clinic(self, clinic_id: str) -> ClinicConfig:
+        """A named clinic's config; a clinic the config doesn't name uses the default."""
+        return self.clinics.get(clinic_id, self.default_clinic)
+
+    def adapter_settings(self, name: str) -> dict[str, Any]:
+        return dict(self.adapters.get(name, {}))
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read the TOML file (argument, else ``$CRM_COMPLAINTS_CONFIG``, else none) and validate."""
+    chosen = path if path is not None else os.environ.get(CONFIG_ENV) or None
+    data: dict[str, Any] = {}
+    if chosen is not None:
+        file = Path(chosen)
+        try:
+            with file.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {file} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+    try:
+        settings = Settings(**data)
+        for name, clinic in {"default_clinic": settings.default_clinic, **settings.clinics}.items():
+            try:
+                clinic.calendar()
+            except (ValueError, KeyError) as exc:
+                key = name if name == "default_clinic" else f"clinics.{name}"
+                raise ConfigError(str(exc).strip("'\""), key=key) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(first["msg"], key=key) from exc
+    return settings

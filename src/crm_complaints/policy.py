@@ -1,0 +1,233 @@
+"""The routing policy: complaint → plan (severity, priority, departments, tasks with due dates).
+
+Pure and deterministic: the plan depends only on the complaint and the configuration, never on
+the time it is computed, so re-planning an unchanged complaint gives the same plan (and the same
+content hash, which is what keeps unchanged complaints free of remote calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from .calendar import BusinessCalendar
+from .config import PolicyConfig, Settings
+from .labels import task_title
+from .schema import Complaint, Department, Severity, Status, canonical_hash
+
+__all__ = ["Plan", "PlannedTask", "Policy", "TaskKind"]
+
+
+class TaskKind(StrEnum):
+    """The follow-up work of the standard flow, in the order it falls due."""
+
+    REPORT_SUPERVISOR = "report_supervisor"
+    REPORT_EXECUTIVE = "report_executive"
+    INITIAL_RESPONSE = "initial_response"
+    INVESTIGATION = "investigation"
+    RESOLUTION_PLAN = "resolution_plan"
+    INCIDENT_REPORT = "incident_report"
+    FOLLOW_UP = "follow_up"
+
+
+# The status from which a task counts as done (the complaint has passed that step).
+_DONE_FROM: dict[TaskKind, Status] = {
+    TaskKind.REPORT_SUPERVISOR: Status.ACKNOWLEDGED,
+    TaskKind.REPORT_EXECUTIVE: Status.ACKNOWLEDGED,
+    TaskKind.INITIAL_RESPONSE: Status.ACKNOWLEDGED,
+    TaskKind.INVESTIGATION: Status.COORDINATING,
+    TaskKind.RESOLUTION_PLAN: Status.RESOLUTION_PROPOSED,
+    TaskKind.INCIDENT_REPORT: Status.CLOSED,
+    TaskKind.FOLLOW_UP: Status.CLOSED,
+}
+
+
+class PlannedTask(BaseModel):
+    """One piece of work someone must do by ``due_at`` (clinic-local offset)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: TaskKind
+    department: Department
+    title: str
+    due_at: AwareDatetime
+    completed: bool = False
+
+
+class Plan(BaseModel):
+    """Who must act on a complaint, how urgently, and by when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    complaint_id: str
+    severity: Severity
+    priority: str
+    primary_department: Department
+    supporting_departments: list[Department]
+    coordinator: Department
+    escalated: bool
+    language: str
+    tasks: list[PlannedTask]
+
+    def task(self, kind: TaskKind) -> PlannedTask | None:
+        return next((t for t in self.tasks if t.kind == kind), None)
+
+    def content_hash(self) -> str:
+        return canonical_hash(self.model_dump(mode="json"))
+
+
+class Policy:
+    """Applies a :class:`PolicyConfig` with per-clinic calendars and languages."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.config: PolicyConfig = self.settings.policy
+        self._calendars: dict[str, BusinessCalendar] = {}
+
+    def calendar_for(self, clinic_id: str) -> BusinessCalendar:
+        calendar = self._calendars.get(clinic_id)
+        if calendar is None:
+            calendar = self.settings.clinic(clinic_id).calendar()
+            self._calendars[clinic_id] = calendar
+        return calendar
+
+    def severity(self, complaint: Complaint) -> Severity:
+        """Severity by the rules, never lower than what the input said."""
+        ruled = self._ruled_severity(complaint)
+        given = complaint.severity
+        return given if given is not None and given.rank > ruled.rank else ruled
+
+    def _ruled_severity(self, complaint: Complaint) -> Severity:
+        cfg = self.config
+        flags = complaint.risk_flags
+        if flags & cfg.critical_flags:
+            return Severity.CRITICAL
+        if (
+            flags & cfg.high_flags
+            or complaint.category in cfg.high_categories
+            or self._large_monetary_demand(complaint)
+        ):
+            return Severity.HIGH
+        demand = complaint.demand
+        if complaint.category in cfg.medium_categories or (
+            demand is not None and demand.kind in cfg.monetary_demand_kinds
+        ):
+            return Severity.MEDIUM
+        return Severity.LOW
+
+    def _large_monetary_demand(self, complaint: Complaint) -> bool:
+        demand = complaint.demand
+        if demand is None or demand.kind not in self.config.monetary_demand_kinds:
+            return False
+        if demand.amount is None or demand.currency is None:
+            return False
+        threshold: Decimal | None = self.config.amount_thresholds.get(demand.currency)
+        # A currency we have no threshold for counts as over it: better a manager too many.
+        return threshold is None or demand.amount >= threshold
+
+    def departments(
+        self, complaint: Complaint, severity: Severity
+    ) -> tuple[Department, list[Department], Department, bool]:
+        """(primary, sorted supporting, coordinator, escalated) for a complaint."""
+        primary = self.config.primary_department[complaint.category]
+        escalated = severity.rank >= self.config.escalate_at.rank
+        supporting = {Department.FRONT_DESK}
+        if primary is Department.PHYSICIAN:
+            supporting.add(Department.CARE_STAFF)
+        if primary is Department.CARE_STAFF:
+            supporting.add(Department.PHYSICIAN)
+        if escalated:
+            supporting.add(Department.MANAGEMENT)
+        supporting.discard(primary)
+        coordinator = Department.MANAGEMENT if escalated else primary
+        return primary, sorted(supporting), coordinator, escalated
+
+    def plan(self, complaint: Complaint) -> Plan:
+        """The full plan of a complaint."""
+        cfg = self.config
+        severity = self.severity(complaint)
+        primary, supporting, coordinator, escalated = self.departments(complaint, severity)
+        clinic = self.settings.clinic(complaint.clinic)
+        language = complaint.language or clinic.language
+        calendar = self.calendar_for(complaint.clinic)
+        zone = calendar.zone
+        received = complaint.received_at
+        reporter = complaint.reporter
+        reporter_department = (
+            reporter.department if reporter and reporter.department else Department.FRONT_DESK
+        )
+        report_due = received + timedelta(minutes=cfg.report_minutes)
+
+        def business_due(days: int, start: datetime = received) -> datetime:
+            return calendar.closing_time_after(start, days)
+
+        schedule: list[tuple[TaskKind, Department, Callable[[], datetime]]] = [
+            (TaskKind.REPORT_SUPERVISOR, reporter_department, lambda: report_due),
+            (TaskKind.REPORT_EXECUTIVE, Department.MANAGEMENT, lambda: report_due),
+            (
+                TaskKind.INITIAL_RESPONSE,
+                primary,
+                lambda: received + timedelta(minutes=cfg.initial_response_minutes),
+            ),
+            (
+                TaskKind.INVESTIGATION,
+                primary,
+                lambda: business_due(cfg.investigation_business_days),
+            ),
+            (
+                TaskKind.RESOLUTION_PLAN,
+                coordinator,
+                lambda: business_due(cfg.resolution_plan_business_days),
+            ),
+            (
+                TaskKind.INCIDENT_REPORT,
+                Department.MANAGEMENT,
+                lambda: business_due(cfg.incident_report_business_days),
+            ),
+        ]
+        resolved_at = complaint.resolved_at
+        if resolved_at is not None:
+            schedule.append(
+                (
+                    TaskKind.FOLLOW_UP,
+                    Department.FRONT_DESK,
+                    lambda: business_due(cfg.follow_up_business_days, resolved_at),
+                )
+            )
+        tasks = [
+            PlannedTask(
+                kind=kind,
+                department=department,
+                title=task_title(kind, language),
+                due_at=due().astimezone(zone),
+                completed=self._is_done(complaint, kind),
+            )
+            for kind, department, due in schedule
+        ]
+        return Plan(
+            complaint_id=complaint.id,
+            severity=severity,
+            priority=cfg.priority[severity],
+            primary_department=primary,
+            supporting_departments=supporting,
+            coordinator=coordinator,
+            escalated=escalated,
+            language=language,
+            tasks=tasks,
+        )
+
+    @staticmethod
+    def _is_done(complaint: Complaint, kind: TaskKind) -> bool:
+        if kind in (
+            TaskKind.REPORT_SUPERVISOR,
+            TaskKind.REPORT_EXECUTIVE,
+            TaskKind.INITIAL_RESPONSE,
+        ) and (complaint.acknowledged_at is not None):
+            return True
+        if kind in (TaskKind.INCIDENT_REPORT, TaskKind.FOLLOW_UP) and complaint.closed_at:
+            return True
+        return complaint.status.rank >= _DONE_FROM[kind].rank
