@@ -66,6 +66,11 @@ class BusinessCalendar:
     )
     closures: frozenset[date] = frozenset()
     annual_closures: frozenset[tuple[int, int]] = frozenset()
+    # Memo of (local date, n) → due moment; planning a million complaints asks the same few
+    # hundred questions over and over. Not part of equality or the repr.
+    _due_memo: dict[tuple[date, int], datetime] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         unknown = set(self.hours) - set(WEEKDAYS)
@@ -123,7 +128,13 @@ class BusinessCalendar:
         """Closing time of the Nth business day after the (clinic-local) day of ``moment``."""
         if moment.tzinfo is None:
             raise ValueError("a naive datetime has no place on a calendar; give it an offset")
-        return self.closing_time(self.nth_business_day_after(self.local_date(moment), n))
+        key = (self.local_date(moment), n)
+        due = self._due_memo.get(key)
+        if due is None:
+            due = self.closing_time(self.nth_business_day_after(key[0], n))
+            if len(self._due_memo) < 100_000:
+                self._due_memo[key] = due
+        return due
 
     def is_open_at(self, moment: datetime) -> bool:
         local = moment.astimezone(self.zone)

@@ -104,7 +104,9 @@ def plan(
 def _plan_table() -> Table:
     table = Table(title="Complaint plans")
     for column in ("complaint", "severity", "category", "task", "department", "due (local)"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("task", "due (local)"))
+        table.add_column(
+            column, overflow="fold", no_wrap=column in ("complaint", "task", "due (local)")
+        )
     return table
 
 
@@ -164,6 +166,6 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - the last line of defence prints no traceback
+    except Exception as exc:
         err.print(f"[red]unexpected error[/red] {type(exc).__name__}: {exc}")
         sys.exit(EXIT_UNEXPECTED)

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .calendar import BusinessCalendar
 from .errors import ConfigError
-from .schema import Category, Department, DemandKind, RiskFlag, Severity
+from .schema import Category, DemandKind, Department, RiskFlag, Severity
 
 __all__ = [
     "DEFAULT_ALLOWED_FIELDS",
@@ -146,7 +146,9 @@ class PolicyConfig(_Section):
 
     @field_validator("primary_department")
     @classmethod
-    def _every_category_routed(cls, value: dict[Category, Department]) -> dict[Category, Department]:
+    def _every_category_routed(
+        cls, value: dict[Category, Department]
+    ) -> dict[Category, Department]:
         missing = [c.value for c in Category if c not in value]
         if missing:
             raise ValueError(f"no primary department for categories {missing}")

@@ -7,6 +7,7 @@ directions 醫療質量・產品價格・服務態度・其他, and the dermatol
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from .schema import Category, Channel, Department
@@ -170,6 +171,7 @@ TASK_TITLES: dict[str, dict[Language, str]] = {
 _HANT_REGIONS = {"tw", "hk", "mo"}
 
 
+@lru_cache(maxsize=256)
 def resolve_language(tag: str | None) -> Language:
     """Map a BCP 47 tag to one of our label languages; anything unknown falls back to en."""
     if not tag:

@@ -21,7 +21,14 @@ from pydantic_core import ErrorDetails
 from .config import CsvConfig
 from .schema import Complaint
 
-__all__ = ["FieldProblem", "QuarantineEntry", "ReadResult", "read_complaints", "read_csv", "read_jsonl"]
+__all__ = [
+    "FieldProblem",
+    "QuarantineEntry",
+    "ReadResult",
+    "read_complaints",
+    "read_csv",
+    "read_jsonl",
+]
 
 
 class FieldProblem(BaseModel):
@@ -67,7 +74,7 @@ _FRIENDLY: dict[str, str] = {
     "greater_than_equal": "must not be negative",
     "model_type": "must be an object",
     "dict_type": "must be an object",
-    "literal_error": "must be \"1\" (the only schema version)",
+    "literal_error": 'must be "1" (the only schema version)',
 }
 
 
@@ -242,9 +249,7 @@ def _csv_record(
     return _validate(source, line, data)
 
 
-def read_complaints(
-    path: Path | str, csv_config: CsvConfig | None = None
-) -> Iterator[ReadResult]:
+def read_complaints(path: Path | str, csv_config: CsvConfig | None = None) -> Iterator[ReadResult]:
     """Pick the reader by extension (``.csv`` / ``.tsv`` → CSV, anything else → JSON Lines)."""
     file = Path(path)
     with file.open("rb") as stream:

@@ -40,7 +40,7 @@ __all__ = [
     "Status",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Literal["1"] = "1"
 
 
 class Channel(StrEnum):
@@ -113,7 +113,10 @@ class Status(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Status).index(self)
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {status: index for index, status in enumerate(Status)}
 
 
 class Department(StrEnum):
