@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import write_jsonl  # noqa: E402
+from generate import write_jsonl
 
-from crm_complaints.config import load_settings  # noqa: E402
-from crm_complaints.policy import Policy  # noqa: E402
-from crm_complaints.readers import QuarantineEntry, read_complaints  # noqa: E402
+from crm_complaints.config import load_settings
+from crm_complaints.policy import Policy
+from crm_complaints.readers import QuarantineEntry, read_complaints
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "config.toml"
 
