@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
+from .adapters.registry import available_adapters, create_adapter
 from .config import Settings, load_settings
-from .errors import ConfigError
+from .errors import AuthError, ConfigError, LockHeldError, StateError
 from .jsonschema_export import SCHEMA_PATH, write_schema
 from .labels import label
 from .policy import Plan, Policy
 from .readers import QuarantineEntry, read_complaints
+from .retry import RetryPolicy
 from .schema import Complaint
+from .state import SqlStateStore, open_store
+from .sync import SyncSummary
+from .sync import sync as run_sync
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+EXIT_LOCKED = 4
 
 app = typer.Typer(
     name="crm-complaints",
@@ -152,6 +160,251 @@ def schema_export(
     """Write the complaint JSON Schema (2020-12) generated from the model."""
     path = write_schema(output)
     err.print(f"wrote {path}")
+
+
+def _store(settings: Settings) -> SqlStateStore:
+    try:
+        return open_store(settings.state.path, settings.state.url)
+    except StateError as exc:
+        err.print(f"[red]state error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _summary_json(summary: SyncSummary) -> str:
+    data: dict[str, object] = {
+        **summary.counts(),
+        "run_id": summary.run_id,
+        "dry_run": summary.dry_run,
+        "outcome": summary.outcome,
+        "stopped": summary.stopped,
+        "exit_code": summary.exit_code,
+    }
+    if summary.dry_run:
+        data["actions"] = [
+            {"complaint_id": a.complaint_id, "action": a.action} for a in summary.actions
+        ]
+    return json.dumps(data, ensure_ascii=False)
+
+
+@app.command("sync")
+def sync_command(
+    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
+    adapter: Annotated[str, typer.Option("--adapter", "-a", help="webhook, hubspot, or a plugin.")],
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, touch nothing.")] = False,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, max=1000)] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Push new and changed complaints to a CRM; unchanged ones cost nothing.
+
+    Exit codes: 0 all synced, 3 some quarantined or left pending, 4 another run holds the lock,
+    2 usage or config, 1 unexpected.
+    """
+    if output_format not in ("text", "json"):
+        err.print("[red]error[/red] --format must be text or json")
+        raise typer.Exit(EXIT_USAGE)
+    _configure_logging(verbose)
+    _require_file(source)
+    settings = _settings(config)
+    try:
+        remote = create_adapter(adapter, settings)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    store = _store(settings)
+    try:
+        summary = _run_with_progress(
+            source, settings, remote, store, dry_run, batch_size, show=output_format == "text"
+        )
+    except LockHeldError as exc:
+        err.print(f"[yellow]locked[/yellow] {exc}; try again when it has finished")
+        raise typer.Exit(EXIT_LOCKED) from exc
+    except AuthError as exc:
+        err.print(f"[red]auth error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    finally:
+        remote.close()
+        store.close()
+    if output_format == "json":
+        print(_summary_json(summary))
+    else:
+        if summary.dry_run:
+            for action in summary.actions:
+                print(f"would {action.action.value}: {action.complaint_id}")
+        print(summary.line())
+    raise typer.Exit(summary.exit_code)
+
+
+def _run_with_progress(
+    source: Path,
+    settings: Settings,
+    remote: Any,
+    store: SqlStateStore,
+    dry_run: bool,
+    batch_size: int | None,
+    *,
+    show: bool,
+) -> SyncSummary:
+    kwargs: dict[str, Any] = {
+        "adapter": remote,
+        "store": store,
+        "policy": Policy(settings),
+        "batch_size": batch_size or settings.sync.batch_size,
+        "dry_run": dry_run,
+        "retry": RetryPolicy.from_config(settings.sync),
+        "lock_wait_seconds": settings.state.lock_wait_seconds,
+    }
+    records = read_complaints(source, settings.csv)
+    if not (show and err.is_terminal):
+        return run_sync(records, **kwargs)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"sync → {remote.name}", total=None)
+        return run_sync(records, on_progress=lambda n: progress.update(task, completed=n), **kwargs)
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 10,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Last runs and the records not synced (ids, states and errors; no personal data)."""
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        runs = store.recent_runs(limit)
+        problems = store.problem_records()
+        last_quarantine = store.quarantine_of_run(runs[0].id) if runs else []
+    finally:
+        store.close()
+    if output_format == "json":
+        print(
+            json.dumps(
+                {
+                    "runs": [
+                        {
+                            "id": r.id,
+                            "kind": r.kind,
+                            "adapter": r.adapter,
+                            "started_at": r.started_at.isoformat(),
+                            "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                            "outcome": r.outcome,
+                            "counts": dict(r.counts),
+                        }
+                        for r in runs
+                    ],
+                    "records": [
+                        {
+                            "adapter": p.adapter,
+                            "complaint_id": p.complaint_id,
+                            "state": p.state.value,
+                            "attempts": p.attempts,
+                            "last_error": p.last_error,
+                        }
+                        for p in problems
+                    ],
+                    "last_run_quarantine": last_quarantine,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    out = Console()
+    runs_table = Table(title="Recent runs")
+    for column in ("run", "kind", "adapter", "started", "outcome", "counts"):
+        runs_table.add_column(column)
+    for r in runs:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+        runs_table.add_row(
+            str(r.id),
+            r.kind,
+            r.adapter,
+            f"{r.started_at:%Y-%m-%d %H:%M:%S %Z}",
+            r.outcome or "running / crashed",
+            counts,
+        )
+    out.print(runs_table)
+    records_table = Table(title="Records not synced")
+    for column in ("adapter", "complaint", "state", "attempts", "last error"):
+        records_table.add_column(column)
+    for p in problems:
+        records_table.add_row(
+            p.adapter, p.complaint_id, p.state.value, str(p.attempts), p.last_error or ""
+        )
+    out.print(records_table)
+    if last_quarantine:
+        out.print(f"{len(last_quarantine)} input record(s) quarantined in the last run:")
+        for q in last_quarantine:
+            problems_text = "; ".join(f"{x['field']}: {x['message']}" for x in q["problems"])
+            out.print(f"  {q['source']}:{q['line']} {q['complaint_id'] or '?'} {problems_text}")
+
+
+@app.command()
+def adapters() -> None:
+    """List installed adapters with their version and origin."""
+    table = Table(title="Installed adapters")
+    for column in ("name", "package", "version", "object"):
+        table.add_column(column)
+    for name, entry in sorted(available_adapters().items()):
+        dist = entry.dist
+        table.add_row(name, dist.name if dist else "?", dist.version if dist else "?", entry.value)
+    Console().print(table)
+
+
+@app.command()
+def setup(
+    adapter: Annotated[str, typer.Option("--adapter", "-a")],
+    config: ConfigOption = None,
+) -> None:
+    """Idempotent one-time bootstrap of an adapter's remote side."""
+    settings = _settings(config)
+    try:
+        remote = create_adapter(adapter, settings)
+        with remote:
+            report = remote.setup()
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    except AuthError as exc:
+        err.print(f"[red]auth error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    for item in report.created:
+        print(f"created: {item}")
+    for item in report.existing:
+        print(f"exists:  {item}")
+    print(
+        "nothing to do: already set up" if not report.changed else f"created {len(report.created)}"
+    )
+
+
+@app.command()
+def demo(
+    source: Annotated[Path, typer.Option("--source", "-s")] = Path("examples/complaints.jsonl"),
+    config: ConfigOption = None,
+) -> None:
+    """Plan the sample complaints and sync them to a local signed-webhook receiver (no network)."""
+    from .demo import run_demo
+
+    _require_file(source)
+    settings = _settings(config)
+    raise typer.Exit(run_demo(source, settings, Console()))
 
 
 @app.command()

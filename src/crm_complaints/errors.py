@@ -89,9 +89,17 @@ class AdapterError(CrmComplaintsError):
 class TransientError(AdapterError):
     """Worth retrying later; ``retry_after`` (seconds) is set when the remote said how long."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        adapter: str = "",
+        complaint_id: str | None = None,
+        status: int | None = None,
+    ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+        super().__init__(message, adapter=adapter, complaint_id=complaint_id, status=status)
 
 
 class RateLimitedError(TransientError):
@@ -103,10 +111,18 @@ class RateLimitedError(TransientError):
         *,
         retry_after: float | None = None,
         stop_run: bool = False,
-        **kw: object,
+        adapter: str = "",
+        complaint_id: str | None = None,
+        status: int | None = None,
     ) -> None:
         self.stop_run = stop_run
-        super().__init__(message, retry_after=retry_after, **kw)
+        super().__init__(
+            message,
+            retry_after=retry_after,
+            adapter=adapter,
+            complaint_id=complaint_id,
+            status=status,
+        )
 
 
 class PermanentError(AdapterError):

@@ -1,0 +1,465 @@
+"""The state store: what was synced where, what is in flight, and a log of runs.
+
+Write-ahead: the engine marks a complaint ``pending`` with the version it is about to write
+*before* any remote call, and ``synced`` only after the adapter confirmed. A crash leaves
+``pending`` rows; the next run pushes them again, and idempotent adapters make that harmless.
+
+:class:`StateStore` is the interface the engine uses; :class:`SqlStateStore` implements it on
+SQLAlchemy Core (SQLite with WAL by default; the same tables work on PostgreSQL). Migrations are
+named, versioned and recorded in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import LockHeldError, StateError
+from .readers import QuarantineEntry
+
+__all__ = [
+    "RecordState",
+    "RunRecord",
+    "SqlStateStore",
+    "StateStore",
+    "StoredRecord",
+    "open_store",
+]
+
+
+class RecordState(StrEnum):
+    PENDING = "pending"  # a write was intended; its outcome is unknown (in flight or crashed)
+    SYNCED = "synced"  # the remote confirmed ``synced_hash``
+    QUARANTINED = "quarantined"  # the remote rejected ``pending_hash``; needs a changed record
+    FAILED = "failed"  # retries ran out this run; the next run tries again
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    adapter: str
+    complaint_id: str
+    state: RecordState
+    synced_hash: str | None
+    pending_hash: str | None
+    refs: Mapping[str, str]
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+    synced_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    kind: str
+    adapter: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+class StateStore(ABC):
+    """What the sync engine needs from a state backend."""
+
+    @abstractmethod
+    def get_many(self, adapter: str, complaint_ids: Sequence[str]) -> dict[str, StoredRecord]: ...
+
+    @abstractmethod
+    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> None:
+        """Write-ahead: these complaint ids are about to be written at these versions."""
+
+    @abstractmethod
+    def record_results(
+        self,
+        adapter: str,
+        synced: Mapping[str, tuple[str, Mapping[str, str]]],
+        failed: Mapping[str, tuple[str, str, bool]],
+    ) -> None:
+        """Commit outcomes: ``synced`` id → (version, refs); ``failed`` id → (version, error,
+        quarantined?). One transaction."""
+
+    @abstractmethod
+    def start_run(self, kind: str, adapter: str) -> int: ...
+
+    @abstractmethod
+    def finish_run(self, run_id: int, outcome: str, counts: Mapping[str, int]) -> None: ...
+
+    @abstractmethod
+    def add_quarantine(self, run_id: int, entries: Iterable[QuarantineEntry]) -> None: ...
+
+    @abstractmethod
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]: ...
+
+    @abstractmethod
+    def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
+        """Records not synced (pending, failed, quarantined)."""
+
+    @abstractmethod
+    def quarantine_of_run(self, run_id: int) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def all_records(self, adapter: str) -> Iterator[StoredRecord]: ...
+
+    @abstractmethod
+    @contextmanager
+    def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Exclusive lock for one sync/reconcile run; raises LockHeldError when taken."""
+        yield  # pragma: no cover
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+metadata = sa.MetaData()
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("adapter", sa.String(64), primary_key=True),
+    sa.Column("complaint_id", sa.String(128), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("synced_hash", sa.String(64)),
+    sa.Column("pending_hash", sa.String(64)),
+    sa.Column("refs", sa.Text, nullable=False, default="{}"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("synced_at", sa.DateTime(timezone=True)),
+)
+sa.Index("ix_records_state", records.c.adapter, records.c.state)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("adapter", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("counts", sa.Text, nullable=False, default="{}"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("complaint_id", sa.String(128)),
+    sa.Column("problems", sa.Text, nullable=False),
+)
+
+migrations_table = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _m1_initial(conn: Connection) -> None:
+    for table in (records, runs, quarantine):
+        table.create(conn, checkfirst=True)
+
+
+Migration = tuple[int, str, Callable[[Connection], None]]
+MIGRATIONS: tuple[Migration, ...] = ((1, "initial: records, runs, quarantine", _m1_initial),)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back naive; they were written in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class SqlStateStore(StateStore):
+    """State in a SQL database through SQLAlchemy Core."""
+
+    def __init__(self, url: str, *, lock_path: Path | None = None) -> None:
+        self.url = url
+        self.lock_path = lock_path
+        try:
+            self.engine: Engine = sa.create_engine(url)
+            if self.engine.dialect.name == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(f"cannot open state store: {exc.__class__.__name__}: {exc}") from exc
+
+    @classmethod
+    def sqlite(cls, path: Path | str) -> SqlStateStore:
+        file = Path(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{file}", lock_path=file.with_name(file.name + ".lock"))
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction; returns the versions applied."""
+        applied: list[int] = []
+        with self.engine.begin() as conn:
+            migrations_table.create(conn, checkfirst=True)
+            done = set(conn.scalars(sa.select(migrations_table.c.version)))
+        for version, name, step in MIGRATIONS:
+            if version in done:
+                continue
+            with self.engine.begin() as conn:
+                step(conn)
+                conn.execute(
+                    migrations_table.insert().values(version=version, name=name, applied_at=_now())
+                )
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.max(migrations_table.c.version))) or 0)
+
+    def get_many(self, adapter: str, complaint_ids: Sequence[str]) -> dict[str, StoredRecord]:
+        found: dict[str, StoredRecord] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(complaint_ids), 500):
+                chunk = list(complaint_ids[start : start + 500])
+                query = sa.select(records).where(
+                    records.c.adapter == adapter, records.c.complaint_id.in_(chunk)
+                )
+                for row in conn.execute(query).mappings():
+                    found[row["complaint_id"]] = _stored(row)
+        return found
+
+    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> None:
+        if not versions:
+            return
+        now = _now()
+        with self.engine.begin() as conn:
+            existing = set(
+                conn.scalars(
+                    sa.select(records.c.complaint_id).where(
+                        records.c.adapter == adapter,
+                        records.c.complaint_id.in_(list(versions)),
+                    )
+                )
+            )
+            new_rows = [
+                {
+                    "adapter": adapter,
+                    "complaint_id": cid,
+                    "state": RecordState.PENDING.value,
+                    "pending_hash": version,
+                    "refs": "{}",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for cid, version in versions.items()
+                if cid not in existing
+            ]
+            if new_rows:
+                conn.execute(records.insert(), new_rows)
+            for cid in existing:
+                conn.execute(
+                    records.update()
+                    .where(records.c.adapter == adapter, records.c.complaint_id == cid)
+                    .values(
+                        state=RecordState.PENDING.value,
+                        pending_hash=versions[cid],
+                        updated_at=now,
+                    )
+                )
+
+    def record_results(
+        self,
+        adapter: str,
+        synced: Mapping[str, tuple[str, Mapping[str, str]]],
+        failed: Mapping[str, tuple[str, str, bool]],
+    ) -> None:
+        now = _now()
+        key = (records.c.adapter == adapter,)
+        with self.engine.begin() as conn:
+            for cid, (version, refs) in synced.items():
+                conn.execute(
+                    records.update()
+                    .where(*key, records.c.complaint_id == cid)
+                    .values(
+                        state=RecordState.SYNCED.value,
+                        synced_hash=version,
+                        pending_hash=None,
+                        refs=json.dumps(dict(refs), sort_keys=True),
+                        attempts=0,
+                        last_error=None,
+                        updated_at=now,
+                        synced_at=now,
+                    )
+                )
+            for cid, (version, error, quarantined) in failed.items():
+                state = RecordState.QUARANTINED if quarantined else RecordState.FAILED
+                conn.execute(
+                    records.update()
+                    .where(*key, records.c.complaint_id == cid)
+                    .values(
+                        state=state.value,
+                        pending_hash=version,
+                        attempts=records.c.attempts + 1,
+                        last_error=error,
+                        updated_at=now,
+                    )
+                )
+
+    def start_run(self, kind: str, adapter: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                runs.insert().values(kind=kind, adapter=adapter, started_at=_now(), counts="{}")
+            )
+            key = result.inserted_primary_key
+            if key is None:
+                raise StateError("the database returned no id for a new run")
+            return int(key[0])
+
+    def finish_run(self, run_id: int, outcome: str, counts: Mapping[str, int]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(finished_at=_now(), outcome=outcome, counts=json.dumps(dict(counts)))
+            )
+
+    def add_quarantine(self, run_id: int, entries: Iterable[QuarantineEntry]) -> None:
+        rows = [
+            {
+                "run_id": run_id,
+                "source": e.source,
+                "line": e.line,
+                "complaint_id": e.complaint_id,
+                "problems": json.dumps([p.model_dump() for p in e.problems], ensure_ascii=False),
+            }
+            for e in entries
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(quarantine.insert(), rows)
+
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
+            return [
+                RunRecord(
+                    id=row["id"],
+                    kind=row["kind"],
+                    adapter=row["adapter"],
+                    started_at=_aware(row["started_at"]) or _now(),
+                    finished_at=_aware(row["finished_at"]),
+                    outcome=row["outcome"],
+                    counts=json.loads(row["counts"] or "{}"),
+                )
+                for row in rows
+            ]
+
+    def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
+        query = sa.select(records).where(records.c.state != RecordState.SYNCED.value)
+        if adapter:
+            query = query.where(records.c.adapter == adapter)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(records.c.complaint_id)).mappings()
+            return [_stored(row) for row in rows]
+
+    def quarantine_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(quarantine).where(quarantine.c.run_id == run_id)
+            ).mappings()
+            return [
+                {
+                    "source": row["source"],
+                    "line": row["line"],
+                    "complaint_id": row["complaint_id"],
+                    "problems": json.loads(row["problems"]),
+                }
+                for row in rows
+            ]
+
+    def all_records(self, adapter: str) -> Iterator[StoredRecord]:
+        with self.engine.connect() as conn:
+            query = sa.select(records).where(records.c.adapter == adapter)
+            for row in conn.execution_options(yield_per=1000).execute(query).mappings():
+                yield _stored(row)
+
+    @contextmanager
+    def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """An OS file lock beside the SQLite file: released by the kernel even on SIGKILL."""
+        if self.lock_path is None:
+            yield
+            return
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockHeldError(
+                            f"another crm-complaints run holds the lock on {self.lock_path}"
+                        ) from None
+                    time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across process crashes
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _stored(row: sa.RowMapping) -> StoredRecord:
+    return StoredRecord(
+        adapter=row["adapter"],
+        complaint_id=row["complaint_id"],
+        state=RecordState(row["state"]),
+        synced_hash=row["synced_hash"],
+        pending_hash=row["pending_hash"],
+        refs=json.loads(row["refs"] or "{}"),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        updated_at=_aware(row["updated_at"]) or _now(),
+        synced_at=_aware(row["synced_at"]),
+    )
+
+
+def open_store(path: Path | str | None = None, url: str | None = None) -> SqlStateStore:
+    """Open (and migrate) the store: a SQLAlchemy ``url`` wins, else a SQLite file at ``path``."""
+    if url:
+        return SqlStateStore(url)
+    return SqlStateStore.sqlite(path or "crm-complaints.db")

@@ -1,0 +1,348 @@
+"""The sync engine: read → validate → plan → diff against state → push in batches → record.
+
+Guarantees: an unchanged complaint costs zero remote calls; a changed one is pushed with its
+previous remote refs so the adapter updates in place; every complaint is marked pending before
+its remote write and synced only after the adapter confirms, so a crash anywhere followed by a
+rerun converges with no duplicates and nothing lost. Rejected records are quarantined, the rest
+of the run goes on; transient failures are retried within bounds and otherwise left for the
+next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from .adapters.base import Adapter, Outcome, PlannedComplaint, PushResult
+from .errors import AuthError, RateLimitedError, TransientError
+from .policy import Policy
+from .readers import FieldProblem, QuarantineEntry, ReadResult
+from .retry import RetryPolicy
+from .schema import Complaint, canonical_hash
+from .state import RecordState, StateStore, StoredRecord
+
+__all__ = ["Action", "PlannedAction", "SyncSummary", "sync"]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_PARTIAL = 3
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """What a dry run would do to one complaint."""
+
+    complaint_id: str
+    action: Action
+
+
+@dataclass
+class SyncSummary:
+    """Counts of one run; ``exit_code`` is what the CLI returns."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    failed: int = 0
+    remote_calls: int = 0
+    run_id: int | None = None
+    dry_run: bool = False
+    stopped: str | None = None
+    actions: list[PlannedAction] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if (self.quarantined or self.failed or self.stopped) else EXIT_OK
+
+    @property
+    def outcome(self) -> Literal["ok", "partial", "stopped"]:
+        if self.stopped:
+            return "stopped"
+        return "partial" if self.exit_code else "ok"
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "failed": self.failed,
+            "remote_calls": self.remote_calls,
+        }
+
+    def line(self) -> str:
+        prefix = "dry run: would have " if self.dry_run else ""
+        text = (
+            f"{prefix}created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"quarantined {self.quarantined}, failed {self.failed}, "
+            f"remote calls {self.remote_calls}"
+        )
+        return f"{text} (stopped: {self.stopped})" if self.stopped else text
+
+
+def version_of(complaint: Complaint, plan_hash: str) -> str:
+    """The content hash that decides whether a complaint needs a remote write."""
+    return canonical_hash({"complaint": complaint.content_hash(), "plan": plan_hash})
+
+
+class _RunStopped(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _BatchRetry(TransientError):
+    """Some records of a batch are still transient; tenacity retries just those."""
+
+
+def sync(
+    complaints: Iterable[ReadResult | Complaint],
+    *,
+    adapter: Adapter,
+    store: StateStore,
+    policy: Policy | None = None,
+    batch_size: int = 100,
+    dry_run: bool = False,
+    retry: RetryPolicy | None = None,
+    lock_wait_seconds: float = 0.0,
+    on_progress: Callable[[int], None] | None = None,
+) -> SyncSummary:
+    """Sync complaints (or reader results, quarantine entries included) into ``adapter``.
+
+    Raises :class:`~crm_complaints.errors.LockHeldError` when another run holds the state lock
+    and :class:`~crm_complaints.errors.AuthError` when the remote refuses our credentials (the
+    run is recorded as stopped first).
+    """
+    engine = _Engine(
+        adapter=adapter,
+        store=store,
+        policy=policy or Policy(),
+        batch_size=max(1, min(batch_size, adapter.max_batch_size)),
+        dry_run=dry_run,
+        retry=retry or RetryPolicy(),
+        on_progress=on_progress,
+    )
+    if dry_run:
+        return engine.run(complaints)
+    with store.run_lock(lock_wait_seconds):
+        return engine.run(complaints)
+
+
+@dataclass
+class _Engine:
+    adapter: Adapter
+    store: StateStore
+    policy: Policy
+    batch_size: int
+    dry_run: bool
+    retry: RetryPolicy
+    on_progress: Callable[[int], None] | None
+    summary: SyncSummary = field(default_factory=SyncSummary)
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def run(self, complaints: Iterable[ReadResult | Complaint]) -> SyncSummary:
+        summary = self.summary
+        summary.dry_run = self.dry_run
+        calls_before = self.adapter.calls
+        run_id = None if self.dry_run else self.store.start_run("sync", self.adapter.name)
+        summary.run_id = run_id
+        outcome_error: BaseException | None = None
+        try:
+            self._stream(complaints, run_id)
+        except _RunStopped as stop:
+            summary.stopped = stop.reason
+        except AuthError as exc:
+            summary.stopped = "auth"
+            outcome_error = exc
+        finally:
+            summary.remote_calls = self.adapter.calls - calls_before
+            if run_id is not None:
+                self.store.finish_run(run_id, summary.outcome, summary.counts())
+            log.info("sync finished: %s", summary.line())
+        if outcome_error is not None:
+            raise outcome_error
+        return summary
+
+    def _stream(self, complaints: Iterable[ReadResult | Complaint], run_id: int | None) -> None:
+        batch: list[Complaint] = []
+        processed = 0
+        for position, item in enumerate(complaints, start=1):
+            processed += 1
+            if isinstance(item, QuarantineEntry):
+                self._quarantine([item], run_id)
+            elif item.id in self.seen:
+                self._quarantine([_duplicate(item, self.seen[item.id], position)], run_id)
+            else:
+                self.seen[item.id] = position
+                batch.append(item)
+                if len(batch) >= self.batch_size:
+                    self._process(batch)
+                    batch = []
+            if self.on_progress:
+                self.on_progress(processed)
+        if batch:
+            self._process(batch)
+
+    def _quarantine(self, entries: Sequence[QuarantineEntry], run_id: int | None) -> None:
+        self.summary.quarantined += len(entries)
+        for entry in entries:
+            log.warning(
+                "quarantined %s line %d (complaint %s): %s",
+                entry.source,
+                entry.line,
+                entry.complaint_id or "?",
+                entry.message,
+            )
+        if run_id is not None:
+            self.store.add_quarantine(run_id, entries)
+
+    def _process(self, complaints: Sequence[Complaint]) -> None:
+        """Diff one batch against the state, then push what changed."""
+        stored = self.store.get_many(self.adapter.name, [c.id for c in complaints])
+        todo: list[PlannedComplaint] = []
+        for complaint in complaints:
+            plan = self.policy.plan(complaint)
+            version = version_of(complaint, plan.content_hash())
+            record = stored.get(complaint.id)
+            if _unchanged(record, version):
+                if record is not None and record.state is RecordState.QUARANTINED:
+                    self.summary.quarantined += 1
+                else:
+                    self.summary.unchanged += 1
+                continue
+            previous = record.refs if record is not None and record.synced_hash else None
+            todo.append(PlannedComplaint(complaint, plan, version, previous))
+        if not todo:
+            return
+        if self.dry_run:
+            for item in todo:
+                action = Action.CREATE if item.is_new else Action.UPDATE
+                self.summary.actions.append(PlannedAction(item.complaint_id, action))
+                if action is Action.CREATE:
+                    self.summary.created += 1
+                else:
+                    self.summary.updated += 1
+            return
+        self.store.mark_pending(self.adapter.name, {i.complaint_id: i.version for i in todo})
+        self._push_with_retries(todo)
+
+    def _push_with_retries(self, todo: list[PlannedComplaint]) -> None:
+        outstanding = {item.complaint_id: item for item in todo}
+        last_errors: dict[str, str] = {}
+        try:
+            for attempt in self.retry.retrying():
+                with attempt:
+                    try:
+                        results = self.adapter.push(list(outstanding.values()))
+                    except AuthError:
+                        raise
+                    except TransientError as exc:
+                        for cid in outstanding:
+                            last_errors[cid] = str(exc)
+                        raise
+                    pending_again = self._record(outstanding, results, last_errors)
+                    outstanding = {cid: outstanding[cid] for cid in pending_again}
+                    if outstanding:
+                        hints = [r.error for r in results if r.complaint_id in pending_again]
+                        raise _retry_signal(hints)
+        except AuthError as exc:
+            self._leave_failed(outstanding, {cid: str(exc) for cid in outstanding})
+            raise
+        except TransientError as exc:
+            self._leave_failed(outstanding, last_errors)
+            if isinstance(exc, RateLimitedError) and exc.stop_run:
+                raise _RunStopped("rate limit quota exhausted; rerun after the reset") from exc
+
+    def _record(
+        self,
+        outstanding: dict[str, PlannedComplaint],
+        results: list[PushResult],
+        last_errors: dict[str, str],
+    ) -> set[str]:
+        synced: dict[str, tuple[str, dict[str, str]]] = {}
+        rejected: dict[str, tuple[str, str, bool]] = {}
+        again: set[str] = set()
+        answered: set[str] = set()
+        for result in results:
+            item = outstanding.get(result.complaint_id)
+            if item is None or result.complaint_id in answered:
+                continue  # an adapter answering for something we did not send is ignored
+            answered.add(result.complaint_id)
+            if result.outcome is Outcome.SYNCED:
+                synced[item.complaint_id] = (item.version, dict(result.refs))
+                if item.is_new:
+                    self.summary.created += 1
+                else:
+                    self.summary.updated += 1
+            elif result.outcome is Outcome.REJECTED:
+                reason = str(result.error) if result.error else "rejected"
+                rejected[item.complaint_id] = (item.version, reason, True)
+                self.summary.quarantined += 1
+                log.warning("rejected by %s: %s", self.adapter.name, reason)
+            else:
+                again.add(item.complaint_id)
+                last_errors[item.complaint_id] = str(result.error)
+        for cid in set(outstanding) - answered:
+            again.add(cid)  # no answer is not success: keep it pending
+            last_errors[cid] = f"{self.adapter.name} returned no result for this complaint"
+        self.store.record_results(self.adapter.name, synced, rejected)
+        return again
+
+    def _leave_failed(
+        self, outstanding: dict[str, PlannedComplaint], errors: dict[str, str]
+    ) -> None:
+        if not outstanding:
+            return
+        self.summary.failed += len(outstanding)
+        failed = {
+            cid: (item.version, errors.get(cid, "failed"), False)
+            for cid, item in outstanding.items()
+        }
+        for cid in outstanding:
+            log.warning("left for the next run: complaint %s: %s", cid, errors.get(cid, "failed"))
+        self.store.record_results(self.adapter.name, {}, failed)
+
+
+def _retry_signal(errors: Sequence[object]) -> TransientError:
+    hints = [e for e in errors if isinstance(e, TransientError)]
+    stop_runs = [e for e in hints if isinstance(e, RateLimitedError) and e.stop_run]
+    if stop_runs:
+        return stop_runs[0]
+    retry_after = max((e.retry_after or 0.0 for e in hints), default=0.0)
+    limited = [e for e in hints if isinstance(e, RateLimitedError)]
+    if limited:
+        return RateLimitedError(str(limited[0].reason), retry_after=retry_after or None)
+    return _BatchRetry(f"{len(errors)} record(s) to retry", retry_after=retry_after or None)
+
+
+def _unchanged(record: StoredRecord | None, version: str) -> bool:
+    if record is None:
+        return False
+    if record.state is RecordState.SYNCED:
+        return record.synced_hash == version
+    # A rejected version stays rejected until the record changes: don't hammer the CRM.
+    return record.state is RecordState.QUARANTINED and record.pending_hash == version
+
+
+def _duplicate(complaint: Complaint, first: int, position: int) -> QuarantineEntry:
+    return QuarantineEntry(
+        source="(run)",
+        line=position,
+        complaint_id=complaint.id,
+        problems=(
+            FieldProblem(
+                field="id",
+                message=f"appears again in the same input (first as record {first}); "
+                "the later copy is skipped",
+            ),
+        ),
+    )
