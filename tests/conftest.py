@@ -43,3 +43,57 @@ def make_complaint(**overrides: Any) -> Complaint:
 @pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    from crm_complaints.webhook import generate_secret
+
+    secret = generate_secret()
+    monkeypatch.setenv("CRM_COMPLAINTS_WEBHOOK_SECRET", secret)
+    return secret
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    from crm_complaints.state import open_store
+
+    opened = open_store(tmp_path / "state.db")
+    yield opened
+    opened.close()
+
+
+def realistic_complaints(count: int, prefix: str = "E2E") -> list[Complaint]:
+    """Complaints with realistic personal data in ja / zh / en, for sync and leak tests."""
+    people = [
+        ("山田 花子", "hanako.yamada@example.jp", "+81-90-1234-5678", "ja", "tokyo-ginza"),
+        ("李 娜", "lina@example.cn", "+86-138-0000-1111", "zh-Hans", "shanghai-jingan"),
+        ("林 美玲", "meiling@example.tw", "+886-912-345-678", "zh-Hant", "taipei-daan"),
+        ("Emily Carter", "emily.carter@example.com", "+1-212-555-0147", "en", "new-york-soho"),
+    ]
+    categories = ["side_effect", "product", "treatment_outcome", "price_billing", "wait_time"]
+    result = []
+    for index in range(count):
+        name, email, phone, lang, clinic = people[index % len(people)]
+        result.append(
+            make_complaint(
+                id=f"{prefix}-{index:04d}",
+                clinic=clinic,
+                language=lang,
+                category=categories[index % len(categories)],
+                summary=f"Complaint {index}",
+                description=f"{name} says the redness has not gone down; call {phone}.",
+                reporter={
+                    "staff_id": f"S-{index % 7}",
+                    "name": "佐藤 美咲",
+                    "department": "front_desk",
+                },
+                customer={
+                    "external_id": f"P-{index}",
+                    "name": name,
+                    "email": email,
+                    "phone": phone,
+                },
+            )
+        )
+    return result

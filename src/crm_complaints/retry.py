@@ -54,7 +54,7 @@ class RetryPolicy:
 
     def _backoff(self) -> wait_exponential_jitter:
         return wait_exponential_jitter(
-            initial=self.initial_backoff, max=self.max_backoff, jitter=self.initial_backoff
+            multiplier=self.initial_backoff, max=self.max_backoff, jitter=self.initial_backoff
         )
 
     def wait_for(self, state: RetryCallState) -> float:

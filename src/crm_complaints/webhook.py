@@ -37,6 +37,7 @@ class WebhookVerificationError(CrmComplaintsError):
 
 def _key(secret: str) -> bytes:
     raw = secret[len(_PREFIX) :] if secret.startswith(_PREFIX) else secret
+    raw += "=" * (-len(raw) % 4)  # secrets are often shared without base64 padding
     try:
         return base64.b64decode(raw, validate=True)
     except ValueError as exc:
