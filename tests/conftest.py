@@ -97,3 +97,8 @@ def realistic_complaints(count: int, prefix: str = "E2E") -> list[Complaint]:
             )
         )
     return result
+
+
+def edited(complaint: Complaint, **changes: Any) -> Complaint:
+    """A validated copy with some fields changed (``model_copy`` would skip validation)."""
+    return Complaint.model_validate({**complaint.model_dump(), **changes})

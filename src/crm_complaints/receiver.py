@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class WebhookReceiver(ThreadingHTTPServer):
         port: int = 0,
         fail_rate: float = 0.0,
         lose_ack_rate: float = 0.0,
+        latency_seconds: float = 0.0,
         seed: int = 0,
         path: str = "/hooks/complaints",
     ) -> None:
@@ -55,6 +57,7 @@ class WebhookReceiver(ThreadingHTTPServer):
         self.secret = secret
         self.fail_rate = fail_rate
         self.lose_ack_rate = lose_ack_rate
+        self.latency_seconds = latency_seconds
         self.random = random.Random(seed)
         self.path = path
         self.state = ReceiverState()
@@ -80,6 +83,7 @@ class WebhookReceiver(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: WebhookReceiver
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines would only be noise in test output."""
@@ -98,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         with server.state.lock:
             server.state.requests += 1
+        if server.latency_seconds:
+            time.sleep(server.latency_seconds)
         if urlsplit(self.path).path != server.path:
             self._reply(404, {"error": "not found"})
             return

@@ -185,7 +185,7 @@ def test_config_errors_name_the_key(webhook_secret: str) -> None:
         )
     with pytest.raises(ConfigError, match=r"adapters\.webhook\.url"):
         WebhookAdapter.from_settings(Settings(adapters={"webhook": {}}))
-    with pytest.raises(ConfigError, match="customer.nmae"):
+    with pytest.raises(ConfigError, match=r"customer\.nmae"):
         WebhookAdapter.from_settings(
             Settings(adapters={"webhook": {"url": URL, "fields": ["customer.nmae"]}})
         )
