@@ -1,0 +1,585 @@
+"""The in-memory state of an emulated HubSpot portal, strict the way HubSpot is.
+
+Objects (tickets, tasks, contacts) with properties that must exist, enumeration options that
+must be valid, pipelines, stages and owners that must exist, required ticket properties, and
+unique-value properties that are enforced. Associations as in CRM v4. Search sees an object
+only after a configurable visibility delay, like HubSpot's eventually consistent index.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["HubSpotError", "Owner", "Portal", "StoredObject", "demo_portal", "iso"]
+
+OBJECT_TYPES = ("tickets", "tasks", "contacts")
+OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5", "tasks": "0-27"}
+# (from, to) → the HUBSPOT_DEFINED default association type id
+DEFAULT_ASSOCIATION_TYPES = {
+    ("tasks", "tickets"): 230,
+    ("tickets", "tasks"): 229,
+    ("tickets", "contacts"): 16,
+    ("contacts", "tickets"): 15,
+    ("tasks", "contacts"): 204,
+    ("contacts", "tasks"): 203,
+}
+
+
+def iso(moment: float) -> str:
+    """HubSpot's timestamp format: ISO 8601 in UTC with milliseconds and a Z."""
+    return (
+        datetime.fromtimestamp(moment, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+class HubSpotError(Exception):
+    """An error answer in HubSpot's shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        category: str = "VALIDATION_ERROR",
+        sub_category: str | None = None,
+        context: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.category = category
+        self.sub_category = sub_category
+        self.context = dict(context or {})
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "status": "error",
+            "message": self.message,
+            "correlationId": str(uuid.uuid4()),
+            "category": self.category,
+        }
+        if self.sub_category:
+            body["subCategory"] = self.sub_category
+        if self.context:
+            body["context"] = self.context
+        body.update(self.extra)
+        return body
+
+    def standard_error(self) -> dict[str, Any]:
+        """The ``StandardError`` form used inside 207 batch answers."""
+        return {
+            "status": "error",
+            "category": self.category,
+            "message": self.message,
+            "context": self.context,
+            "errors": [],
+            "links": {},
+        }
+
+
+@dataclass
+class StoredObject:
+    id: str
+    properties: dict[str, str]
+    created_at: float
+    updated_at: float
+    visible_at: float
+    archived: bool = False
+
+    def as_json(self, wanted: Iterable[str] | None = None) -> dict[str, Any]:
+        props = self.properties
+        if wanted is not None:
+            props = {k: props[k] for k in wanted if k in props}
+        return {
+            "id": self.id,
+            "properties": dict(props),
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "archived": self.archived,
+        }
+
+
+@dataclass(frozen=True)
+class Owner:
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+
+
+def _prop(
+    name: str,
+    label: str,
+    *,
+    type_: str = "string",
+    field_type: str = "text",
+    group: str = "ticketinformation",
+    options: Iterable[tuple[str, str]] = (),
+    unique: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": type_,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": "",
+        "options": [
+            {"label": lab, "value": val, "hidden": False, "displayOrder": i}
+            for i, (val, lab) in enumerate(options)
+        ],
+        "hasUniqueValue": unique,
+        "hidden": False,
+        "formField": False,
+        "displayOrder": -1,
+        "calculated": False,
+        "externalOptions": False,
+        "modificationMetadata": {
+            "archivable": True,
+            "readOnlyDefinition": not name.startswith("crm_"),
+            "readOnlyValue": False,
+        },
+        "createdAt": iso(0),
+        "updatedAt": iso(0),
+        "archived": False,
+    }
+
+
+def _default_properties() -> dict[str, dict[str, dict[str, Any]]]:
+    tickets = [
+        _prop("subject", "Ticket name"),
+        _prop("content", "Ticket description", field_type="textarea"),
+        _prop("hs_pipeline", "Pipeline", type_="enumeration", field_type="select"),
+        _prop("hs_pipeline_stage", "Ticket status", type_="enumeration", field_type="select"),
+        _prop(
+            "hs_ticket_priority",
+            "Priority",
+            type_="enumeration",
+            field_type="select",
+            options=[("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High"), ("URGENT", "Urgent")],
+        ),
+        _prop(
+            "hs_ticket_category",
+            "Category",
+            type_="enumeration",
+            field_type="select",
+            options=[
+                ("PRODUCT_ISSUE", "Product issue"),
+                ("BILLING_ISSUE", "Billing issue"),
+                ("FEATURE_REQUEST", "Feature request"),
+                ("GENERAL_INQUIRY", "General inquiry"),
+            ],
+        ),
+        _prop("hubspot_owner_id", "Ticket owner", type_="enumeration", field_type="select"),
+        _prop("hs_object_id", "Record ID", type_="number", field_type="number"),
+        _prop("createdate", "Create date", type_="datetime", field_type="date"),
+        _prop("hs_lastmodifieddate", "Last modified", type_="datetime", field_type="date"),
+    ]
+    tasks = [
+        _prop("hs_timestamp", "Due date", type_="datetime", field_type="date", group="task"),
+        _prop("hs_task_subject", "Task title", group="task"),
+        _prop("hs_task_body", "Task notes", field_type="textarea", group="task"),
+        _prop(
+            "hs_task_status",
+            "Task status",
+            type_="enumeration",
+            field_type="select",
+            group="task",
+            options=[
+                ("NOT_STARTED", "Not started"),
+                ("IN_PROGRESS", "In progress"),
+                ("WAITING", "Waiting"),
+                ("COMPLETED", "Completed"),
+                ("DEFERRED", "Deferred"),
+            ],
+        ),
+        _prop(
+            "hs_task_priority",
+            "Priority",
+            type_="enumeration",
+            field_type="select",
+            group="task",
+            options=[("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")],
+        ),
+        _prop(
+            "hs_task_type",
+            "Task type",
+            type_="enumeration",
+            field_type="select",
+            group="task",
+            options=[("EMAIL", "Email"), ("CALL", "Call"), ("TODO", "To-do")],
+        ),
+        _prop(
+            "hubspot_owner_id",
+            "Assigned to",
+            type_="enumeration",
+            field_type="select",
+            group="task",
+        ),
+        _prop("hs_object_id", "Record ID", type_="number", field_type="number", group="task"),
+    ]
+    contacts = [
+        _prop("email", "Email", group="contactinformation", unique=False),
+        _prop("firstname", "First name", group="contactinformation"),
+        _prop("lastname", "Last name", group="contactinformation"),
+        _prop("phone", "Phone", group="contactinformation"),
+        _prop(
+            "hs_object_id",
+            "Record ID",
+            type_="number",
+            field_type="number",
+            group="contactinformation",
+        ),
+    ]
+    return {
+        "tickets": {p["name"]: p for p in tickets},
+        "tasks": {p["name"]: p for p in tasks},
+        "contacts": {p["name"]: p for p in contacts},
+    }
+
+
+_READ_ONLY = {"hs_object_id", "createdate", "hs_lastmodifieddate"}
+
+
+@dataclass
+class Portal:
+    """One HubSpot account's CRM data, in memory and thread-safe."""
+
+    owners: list[Owner] = field(default_factory=list)
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+    search_delay_seconds: float = 0.0
+    clock: Callable[[], float] = time.time
+    properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=_default_properties)
+    groups: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {
+            "tickets": {"ticketinformation": _group("ticketinformation", "Ticket information")},
+            "tasks": {"task": _group("task", "Task information")},
+            "contacts": {"contactinformation": _group("contactinformation", "Contact information")},
+        }
+    )
+    objects: dict[str, dict[str, StoredObject]] = field(
+        default_factory=lambda: {t: {} for t in OBJECT_TYPES}
+    )
+    unique_index: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    associations: dict[tuple[str, str, str], dict[str, set[int]]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _ids: Iterable[int] = field(default_factory=lambda: itertools.count(10_000_001))
+
+    # -- schema ---------------------------------------------------------------------------
+    def object_type(self, name: str) -> str:
+        for known, type_id in OBJECT_TYPE_IDS.items():
+            if name in (known, type_id, known.rstrip("s"), f"p_{known}"):
+                return known
+        raise HubSpotError(400, f"Unable to infer object type from: {name}")
+
+    def property(self, object_type: str, name: str) -> dict[str, Any]:
+        found = self.properties[object_type].get(name)
+        if found is None or found.get("archived"):
+            raise HubSpotError(404, f"Property {name} does not exist", category="OBJECT_NOT_FOUND")
+        return found
+
+    def create_property(self, object_type: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        name = spec["name"]
+        if name in self.properties[object_type]:
+            raise HubSpotError(
+                409, f"Property {name} already exists", category="OBJECT_ALREADY_EXISTS"
+            )
+        if spec["groupName"] not in self.groups[object_type]:
+            raise HubSpotError(400, f"Property group {spec['groupName']} does not exist")
+        unique_count = sum(1 for p in self.properties[object_type].values() if p["hasUniqueValue"])
+        if spec.get("hasUniqueValue") and unique_count >= 10:
+            raise HubSpotError(400, "At most 10 unique-value properties per object type")
+        created = _prop(
+            name,
+            spec["label"],
+            type_=spec["type"],
+            field_type=spec["fieldType"],
+            group=spec["groupName"],
+            options=[(o["value"], o["label"]) for o in spec.get("options", [])],
+            unique=bool(spec.get("hasUniqueValue")),
+        )
+        created["description"] = spec.get("description", "")
+        created["createdAt"] = created["updatedAt"] = iso(self.clock())
+        self.properties[object_type][name] = created
+        return created
+
+    # -- property values ------------------------------------------------------------------
+    def _owner_ids(self) -> set[str]:
+        return {o.id for o in self.owners}
+
+    def _check(
+        self,
+        object_type: str,
+        props: Mapping[str, str],
+        *,
+        current: StoredObject | None,
+    ) -> dict[str, str]:
+        clean: dict[str, str] = {}
+        for name, value in props.items():
+            spec = self.properties[object_type].get(name)
+            if spec is None:
+                raise HubSpotError(
+                    400,
+                    f'Property values were not valid: [{{"name":"{name}",'
+                    f'"message":"Property \\"{name}\\" does not exist"}}]',
+                    sub_category="PROPERTY_DOESNT_EXIST",
+                    context={"propertyName": [name]},
+                )
+            if name in _READ_ONLY:
+                raise HubSpotError(
+                    400, f"{name} is a read-only property", context={"propertyName": [name]}
+                )
+            value = "" if value is None else str(value)
+            if value and spec["type"] == "enumeration":
+                self._check_option(object_type, name, value, spec, props, current)
+            if value and spec["type"] == "datetime":
+                value = _normalize_datetime(name, value)
+            clean[name] = value
+        merged = {**(current.properties if current else {}), **clean}
+        if object_type == "tickets":
+            missing = [
+                p for p in ("subject", "hs_pipeline", "hs_pipeline_stage") if not merged.get(p)
+            ]
+            if missing:
+                raise HubSpotError(
+                    400,
+                    f"Missing required properties: {missing}",
+                    sub_category="REQUIRED_PROPERTY",
+                    context={"propertyName": missing},
+                )
+        if object_type == "tasks" and not merged.get("hs_timestamp"):
+            raise HubSpotError(
+                400,
+                "hs_timestamp is required for tasks",
+                context={"propertyName": ["hs_timestamp"]},
+            )
+        for name, value in clean.items():
+            spec = self.properties[object_type][name]
+            if spec["hasUniqueValue"] and value:
+                holder = self.unique_index.get((object_type, name, value))
+                if holder is not None and (current is None or holder != current.id):
+                    raise HubSpotError(
+                        409,
+                        f"A {object_type[:-1]} with {name}={value} already exists",
+                        category="CONFLICT",
+                        context={"propertyName": [name], "existingObjectId": [holder]},
+                    )
+        return clean
+
+    def _check_option(
+        self,
+        object_type: str,
+        name: str,
+        value: str,
+        spec: Mapping[str, Any],
+        props: Mapping[str, str],
+        current: StoredObject | None,
+    ) -> None:
+        if name == "hubspot_owner_id":
+            valid = value in self._owner_ids()
+        elif name == "hs_pipeline":
+            valid = any(p["id"] == value for p in self.pipelines)
+        elif name == "hs_pipeline_stage":
+            pipeline_id = props.get("hs_pipeline") or (
+                current.properties.get("hs_pipeline") if current else None
+            )
+            stages = [
+                s["id"] for p in self.pipelines if p["id"] == pipeline_id for s in p["stages"]
+            ]
+            valid = value in stages
+        else:
+            valid = value in {o["value"] for o in spec["options"]}
+        if not valid:
+            raise HubSpotError(
+                400,
+                f'Property values were not valid: [{{"name":"{name}",'
+                f'"message":"{value} was not one of the allowed options"}}]',
+                sub_category="INVALID_OPTION",
+                context={"propertyName": [name]},
+            )
+
+    # -- objects ----------------------------------------------------------------------------
+    def _index(self, object_type: str, obj: StoredObject, old: Mapping[str, str]) -> None:
+        for name, spec in self.properties[object_type].items():
+            if not spec["hasUniqueValue"]:
+                continue
+            if old.get(name):
+                self.unique_index.pop((object_type, name, old[name]), None)
+            if obj.properties.get(name) and not obj.archived:
+                self.unique_index[(object_type, name, obj.properties[name])] = obj.id
+
+    def create(self, object_type: str, props: Mapping[str, str]) -> StoredObject:
+        with self.lock:
+            clean = self._check(object_type, props, current=None)
+            now = self.clock()
+            new_id = str(next(self._ids))  # type: ignore[call-overload]
+            obj = StoredObject(
+                new_id, {**clean, "hs_object_id": new_id}, now, now, now + self.search_delay_seconds
+            )
+            obj.properties["createdate"] = iso(now)
+            obj.properties["hs_lastmodifieddate"] = iso(now)
+            self.objects[object_type][new_id] = obj
+            self._index(object_type, obj, {})
+            return obj
+
+    def update(self, object_type: str, object_id: str, props: Mapping[str, str]) -> StoredObject:
+        with self.lock:
+            obj = self.get(object_type, object_id)
+            clean = self._check(object_type, props, current=obj)
+            old = dict(obj.properties)
+            obj.properties.update(clean)
+            obj.updated_at = self.clock()
+            obj.properties["hs_lastmodifieddate"] = iso(obj.updated_at)
+            self._index(object_type, obj, old)
+            return obj
+
+    def find(self, object_type: str, value: str, id_property: str | None) -> StoredObject | None:
+        if not id_property or id_property == "hs_object_id":
+            obj = self.objects[object_type].get(value)
+            return obj if obj and not obj.archived else None
+        spec = self.properties[object_type].get(id_property)
+        if spec is None or not spec["hasUniqueValue"]:
+            raise HubSpotError(
+                400,
+                f"{id_property} is not a unique-value property",
+                context={"idProperty": [id_property]},
+            )
+        holder = self.unique_index.get((object_type, id_property, value))
+        return self.objects[object_type].get(holder) if holder else None
+
+    def get(self, object_type: str, object_id: str, id_property: str | None = None) -> StoredObject:
+        found = self.find(object_type, object_id, id_property)
+        if found is None:
+            raise HubSpotError(
+                404, "Object not found. objectId are usually numeric.", category="OBJECT_NOT_FOUND"
+            )
+        return found
+
+    def upsert(
+        self, object_type: str, id_value: str, id_property: str | None, props: Mapping[str, str]
+    ) -> tuple[StoredObject, bool]:
+        with self.lock:
+            existing = self.find(object_type, id_value, id_property or "hs_object_id")
+            if existing is not None:
+                return self.update(object_type, existing.id, props), False
+            if not id_property:
+                raise HubSpotError(404, f"Object {id_value} not found", category="OBJECT_NOT_FOUND")
+            return self.create(object_type, {**props, id_property: id_value}), True
+
+    def archive(self, object_type: str, object_id: str) -> None:
+        with self.lock:
+            obj = self.objects[object_type].get(object_id)
+            if obj is None or obj.archived:
+                return  # archiving is idempotent in HubSpot (204 either way)
+            old = dict(obj.properties)
+            obj.archived = True
+            self._index(object_type, obj, old)
+            for key in [k for k in self.associations if k[0] == object_type and k[1] == object_id]:
+                for to_id in self.associations.pop(key):
+                    back = self.associations.get((key[2], to_id, object_type))
+                    if back:
+                        back.pop(object_id, None)
+
+    def live(self, object_type: str) -> list[StoredObject]:
+        return [o for o in self.objects[object_type].values() if not o.archived]
+
+    # -- associations ---------------------------------------------------------------------
+    def associate(
+        self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int
+    ) -> None:
+        with self.lock:
+            self.get(from_type, from_id)
+            self.get(to_type, to_id)
+            expected = DEFAULT_ASSOCIATION_TYPES.get((from_type, to_type))
+            if expected is not None and type_id != expected:
+                raise HubSpotError(
+                    400,
+                    f"association type {type_id} is not valid from {from_type} to {to_type}",
+                )
+            self.associations.setdefault((from_type, from_id, to_type), {}).setdefault(
+                to_id, set()
+            ).add(type_id)
+            back = DEFAULT_ASSOCIATION_TYPES.get((to_type, from_type), type_id)
+            self.associations.setdefault((to_type, to_id, from_type), {}).setdefault(
+                from_id, set()
+            ).add(back)
+
+    def associated(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
+        return dict(self.associations.get((from_type, from_id, to_type), {}))
+
+
+def _group(name: str, label: str) -> dict[str, Any]:
+    return {"name": name, "label": label, "displayOrder": -1, "archived": False}
+
+
+def _normalize_datetime(name: str, value: str) -> str:
+    try:
+        if value.isdigit():
+            moment = int(value) / 1000
+        else:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                raise ValueError("naive")
+            moment = parsed.timestamp()
+    except ValueError:
+        raise HubSpotError(
+            400,
+            f'Property values were not valid: [{{"name":"{name}",'
+            '"message":"not a valid datetime"}]',
+            context={"propertyName": [name]},
+        ) from None
+    return iso(moment)
+
+
+DEMO_STAGES = (
+    ("1", "New", "OPEN"),
+    ("2", "Waiting on contact", "OPEN"),
+    ("3", "Waiting on us", "OPEN"),
+    ("4", "Closed", "CLOSED"),
+)
+DEMO_OWNERS = (
+    Owner("101", "frontdesk@clinic.example", "Misaki", "Sato"),
+    Owner("102", "care@clinic.example", "Yui", "Tanaka"),
+    Owner("103", "doctor@clinic.example", "Ken", "Kobayashi"),
+    Owner("104", "director@clinic.example", "Hiroshi", "Watanabe"),
+)
+
+
+def demo_portal(**kw: Any) -> Portal:
+    """A portal with one ticket pipeline ("Support Pipeline") and an owner per department."""
+    stages = [
+        {
+            "id": stage_id,
+            "label": label,
+            "displayOrder": i,
+            "metadata": {"ticketState": state, "isClosed": str(state == "CLOSED").lower()},
+            "createdAt": iso(0),
+            "updatedAt": iso(0),
+            "archived": False,
+            "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+        }
+        for i, (stage_id, label, state) in enumerate(DEMO_STAGES)
+    ]
+    pipeline = {
+        "id": "0",
+        "label": "Support Pipeline",
+        "displayOrder": 0,
+        "stages": stages,
+        "createdAt": iso(0),
+        "updatedAt": iso(0),
+        "archived": False,
+    }
+    return Portal(owners=list(DEMO_OWNERS), pipelines=[pipeline], **kw)
