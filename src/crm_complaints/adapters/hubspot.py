@@ -1,0 +1,820 @@
+"""The HubSpot adapter, on the official ``hubspot-api-client`` SDK.
+
+One batch of up to 100 complaints costs: one ticket batch upsert on our unique
+``crm_complaint_id`` property, one task batch upsert per 100 tasks on the unique
+``crm_task_key`` (``<complaint id>:<task kind>``), and one v4 association batch per 100 tasks
+that are not yet linked to their ticket. Upserts make every write idempotent: a rerun, a retry
+or a crash never creates a second ticket or task. Search is never used to find what exists:
+it is eventually consistent.
+
+Errors are translated here, at the edge: 429 (``policyName``: the rolling window, or the daily
+quota that stops the run), 423, 5xx and dropped connections are transient; per-record 400/409
+answers in a 207 are mapped back by ``objectWriteTraceId`` and reject only that complaint;
+401/403 stop the run. The SDK's own urllib3 retries are switched off: retrying is the engine's
+job (tenacity). Messages never carry the token, property values or response bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.client import HTTPException
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import urllib3
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    AssociationSpec,
+    BatchInputPublicAssociationMultiPost,
+    PublicAssociationMultiPost,
+    PublicObjectId,
+)
+from hubspot.crm.objects.tasks import (
+    BatchInputSimplePublicObjectBatchInputUpsert as TaskUpsertBatch,
+)
+from hubspot.crm.objects.tasks import (
+    BatchReadInputSimplePublicObjectId as TaskReadBatch,
+)
+from hubspot.crm.objects.tasks import (
+    SimplePublicObjectBatchInputUpsert as TaskUpsert,
+)
+from hubspot.crm.objects.tasks import (
+    SimplePublicObjectId as TaskId,
+)
+from hubspot.crm.properties import (
+    BatchInputPropertyCreate,
+    PropertyCreate,
+    PropertyGroupCreate,
+)
+from hubspot.crm.tickets import (
+    BatchInputSimplePublicObjectBatchInputUpsert as TicketUpsertBatch,
+)
+from hubspot.crm.tickets import (
+    BatchReadInputSimplePublicObjectId as TicketReadBatch,
+)
+from hubspot.crm.tickets import (
+    SimplePublicObjectBatchInputUpsert as TicketUpsert,
+)
+from hubspot.crm.tickets import (
+    SimplePublicObjectId as TicketId,
+)
+from pydantic import BaseModel, ConfigDict, Field
+from urllib3.util.retry import Retry
+
+from ..errors import (
+    AdapterError,
+    AuthError,
+    ConfigError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+from ..labels import label
+from ..policy import PlannedTask, TaskKind
+from ..privacy import allowed_view
+from ..ratelimit import SlidingWindowLimiter
+from ..schema import Category, Department, Severity, Status
+from .base import Adapter, PlannedComplaint, PushResult, RemoteRecord, RemoteRefs, SetupReport
+
+__all__ = [
+    "TASK_PROPERTIES",
+    "TICKET_PROPERTIES",
+    "HubSpotAdapter",
+    "HubSpotConfig",
+    "task_key",
+]
+
+DEFAULT_HOST = "https://api.hubapi.com"
+TASK_TO_TICKET = 230
+MAX_INPUTS = 100
+T = TypeVar("T")
+
+# The custom properties we own: (name, label, type, fieldType, unique)
+TICKET_PROPERTIES: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("crm_complaint_id", "Complaint ID", "string", "text", True),
+    ("crm_category", "Complaint category", "string", "text", False),
+    ("crm_severity", "Complaint severity", "string", "text", False),
+    ("crm_departments", "Departments involved", "string", "text", False),
+    ("crm_coordinator", "Coordinating department", "string", "text", False),
+    ("crm_channel", "Complaint channel", "string", "text", False),
+    ("crm_clinic", "Clinic", "string", "text", False),
+    ("crm_received_at", "Complaint received", "datetime", "date", False),
+    ("crm_version", "Synced version", "string", "text", False),
+)
+TASK_PROPERTIES: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("crm_task_key", "Complaint task key", "string", "text", True),
+)
+TICKET_READ_PROPERTIES = [
+    "subject",
+    "hs_pipeline",
+    "hs_pipeline_stage",
+    "hs_ticket_priority",
+    "hs_ticket_category",
+    "hubspot_owner_id",
+    *(p[0] for p in TICKET_PROPERTIES),
+]
+TASK_READ_PROPERTIES = [
+    "crm_task_key",
+    "hs_timestamp",
+    "hs_task_status",
+    "hs_task_priority",
+    "hs_task_type",
+    "hs_task_subject",
+    "hubspot_owner_id",
+]
+
+
+def task_key(complaint_id: str, kind: TaskKind | str) -> str:
+    return f"{complaint_id}:{TaskKind(kind).value}"
+
+
+def _hubspot_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HubSpotConfig(BaseModel):
+    """``[adapters.hubspot]``: mappings by label or e-mail, discovered from the portal at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    host: str = DEFAULT_HOST
+    allow_insecure_http: bool = False
+    pipeline: str = "Support Pipeline"
+    stages: dict[Status, str] = Field(
+        default_factory=lambda: {
+            Status.RECEIVED: "New",
+            Status.ACKNOWLEDGED: "Waiting on us",
+            Status.INVESTIGATING: "Waiting on us",
+            Status.COORDINATING: "Waiting on us",
+            Status.RESOLUTION_PROPOSED: "Waiting on contact",
+            Status.RESOLVING: "Waiting on contact",
+            Status.RESOLVED: "Closed",
+            Status.CLOSED: "Closed",
+        }
+    )
+    owners: dict[Department, str] = Field(default_factory=dict)
+    priorities: dict[Severity, str] = Field(
+        default_factory=lambda: {
+            Severity.LOW: "LOW",
+            Severity.MEDIUM: "MEDIUM",
+            Severity.HIGH: "HIGH",
+            Severity.CRITICAL: "URGENT",
+        }
+    )
+    task_priorities: dict[Severity, str] = Field(
+        default_factory=lambda: {
+            Severity.LOW: "LOW",
+            Severity.MEDIUM: "MEDIUM",
+            Severity.HIGH: "HIGH",
+            Severity.CRITICAL: "HIGH",
+        }
+    )
+    categories: dict[Category, str] = Field(default_factory=dict)
+    property_group: str = "crm_complaints"
+    rate_limit_requests: int = Field(100, ge=1)
+    rate_limit_window_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+@dataclass(frozen=True)
+class _Portal:
+    """What discovery found: ids behind the labels and e-mails of the config."""
+
+    pipeline_id: str
+    stage_ids: Mapping[Status, str]
+    stage_labels: Mapping[str, str]
+    closed_stage_ids: frozenset[str]
+    owner_ids: Mapping[Department, str]
+    priority_values: Mapping[Severity, str]
+    category_values: Mapping[Category, str]
+
+
+class _BatchRejected(Exception):
+    """A whole request was refused (400/409 without per-record detail)."""
+
+    def __init__(self, error: RejectedError) -> None:
+        self.error = error
+
+
+class HubSpotAdapter(Adapter):
+    """Tickets, owners and follow-up tasks in HubSpot."""
+
+    name = "hubspot"
+    config_model = HubSpotConfig
+    max_batch_size = MAX_INPUTS
+
+    def __init__(self, config: BaseModel, **kw: Any) -> None:
+        super().__init__(config, **kw)
+        if not isinstance(config, HubSpotConfig):
+            raise TypeError("HubSpotAdapter needs a HubSpotConfig")
+        self.settings: HubSpotConfig = config
+        host = config.host.rstrip("/")
+        parts = urlsplit(host)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and (loopback or config.allow_insecure_http)
+        ):
+            raise ConfigError("must be https (http only for loopback)", key="adapters.hubspot.host")
+        token = os.environ.get(config.token_env, "")
+        if not token:
+            raise ConfigError(
+                f"environment variable {config.token_env} must hold a private app token",
+                key="adapters.hubspot.token_env",
+            )
+        no_retries = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
+        client = HubSpot(access_token=token, host=host, retry=no_retries)
+        # Cache the API objects: every attribute access on the SDK builds a new pool.
+        self._tickets = client.crm.tickets.batch_api
+        self._tickets_basic = client.crm.tickets.basic_api
+        self._tasks = client.crm.objects.tasks.batch_api
+        self._associations = client.crm.associations.v4.batch_api
+        self._pipelines = client.crm.pipelines.pipelines_api
+        self._owners = client.crm.owners.owners_api
+        self._properties = client.crm.properties.core_api
+        self._property_batch = client.crm.properties.batch_api
+        self._groups = client.crm.properties.groups_api
+        self.limiter = SlidingWindowLimiter(
+            config.rate_limit_requests, config.rate_limit_window_seconds
+        )
+        self._portal_cache: _Portal | None = None
+
+    # -- the edge: one request, limited, counted and classified -------------------------------
+    def _call(self, what: str, request: Callable[[], T], complaint_id: str | None = None) -> T:
+        self.limiter.acquire()
+        self.calls += 1
+        try:
+            return request()
+        except (urllib3.exceptions.HTTPError, HTTPException, OSError) as exc:
+            raise TransientError(
+                f"{what}: connection failed ({type(exc).__name__})",
+                adapter=self.name,
+                complaint_id=complaint_id,
+            ) from exc
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            if not isinstance(status, int):
+                raise
+            raise self._classify(what, exc, status, complaint_id) from exc
+
+    def _classify(
+        self, what: str, exc: Exception, status: int, complaint_id: str | None
+    ) -> AdapterError:
+        body = _json_body(getattr(exc, "body", None))
+        category = str(body.get("category", "")) if body else ""
+        kw: dict[str, Any] = {"adapter": self.name, "complaint_id": complaint_id, "status": status}
+        if status in (401, 403):
+            return AuthError(
+                f"{what}: HubSpot refused the token in {self.settings.token_env} ({status} "
+                f"{category or 'unauthorized'}); check the private app's token and scopes",
+                **kw,
+            )
+        if status == 429:
+            policy = str(body.get("policyName", "")) if body else ""
+            if policy.upper() == "DAILY":
+                return RateLimitedError(
+                    f"{what}: daily API quota exhausted",
+                    retry_after=_seconds_to_utc_midnight(),
+                    stop_run=True,
+                    **kw,
+                )
+            window = _header(exc, "X-HubSpot-RateLimit-Interval-Milliseconds")
+            wait = float(window) / 1000 if window and window.isdigit() else 10.0
+            retry_after = _header(exc, "Retry-After")
+            if retry_after and retry_after.replace(".", "", 1).isdigit():
+                wait = float(retry_after)
+            return RateLimitedError(
+                f"{what}: rate limited ({policy or 'rolling window'})", retry_after=wait, **kw
+            )
+        if status == 423:
+            return TransientError(f"{what}: locked (423)", retry_after=2.0, **kw)
+        if status >= 500 or status == 408:
+            return TransientError(f"{what}: HubSpot answered {status}", **kw)
+        return RejectedError(f"{what}: {status} {_describe(body)}", **kw)
+
+    # -- discovery --------------------------------------------------------------------------
+    def portal(self) -> _Portal:
+        """Resolve labels and e-mails to the portal's ids (once per adapter)."""
+        if self._portal_cache is None:
+            self._portal_cache = self._discover()
+        return self._portal_cache
+
+    def _discover(self) -> _Portal:
+        cfg = self.settings
+        pipelines = self._call(
+            "read pipelines", lambda: self._pipelines.get_all(object_type="tickets")
+        )
+        pipeline = next((p for p in pipelines.results if p.label == cfg.pipeline), None)
+        if pipeline is None:
+            known = sorted(p.label for p in pipelines.results)
+            raise ConfigError(
+                f"no ticket pipeline labelled {cfg.pipeline!r} (the portal has {known})",
+                key="adapters.hubspot.pipeline",
+            )
+        by_label = {s.label: s.id for s in pipeline.stages}
+        stage_ids: dict[Status, str] = {}
+        for status in Status:
+            wanted = cfg.stages.get(status)
+            if wanted is None or wanted not in by_label:
+                raise ConfigError(
+                    f"pipeline {cfg.pipeline!r} has no stage {wanted!r} "
+                    f"(it has {sorted(by_label)})",
+                    key=f"adapters.hubspot.stages.{status.value}",
+                )
+            stage_ids[status] = by_label[wanted]
+        closed = frozenset(
+            s.id for s in pipeline.stages if (s.metadata or {}).get("ticketState") == "CLOSED"
+        )
+        owners = self._owner_emails()
+        owner_ids: dict[Department, str] = {}
+        for department, email in cfg.owners.items():
+            found = owners.get(email.lower())
+            if found is None:
+                raise ConfigError(
+                    f"no HubSpot owner with e-mail {email!r}",
+                    key=f"adapters.hubspot.owners.{department.value}",
+                )
+            owner_ids[department] = found
+        priorities = self._option_values("hs_ticket_priority")
+        categories = self._option_values("hs_ticket_category") if cfg.categories else {}
+        return _Portal(
+            pipeline_id=pipeline.id,
+            stage_ids=stage_ids,
+            stage_labels={s.id: s.label for s in pipeline.stages},
+            closed_stage_ids=closed,
+            owner_ids=owner_ids,
+            priority_values={
+                severity: _option(
+                    priorities, wanted, f"adapters.hubspot.priorities.{severity.value}"
+                )
+                for severity, wanted in cfg.priorities.items()
+            },
+            category_values={
+                category: _option(
+                    categories, wanted, f"adapters.hubspot.categories.{category.value}"
+                )
+                for category, wanted in cfg.categories.items()
+            },
+        )
+
+    def _owner_emails(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500}
+            if after:
+                kwargs["after"] = after
+            page = self._call("read owners", lambda k=kwargs: self._owners.get_page(**k))  # type: ignore[misc]
+            for owner in page.results:
+                if owner.email:
+                    found[owner.email.lower()] = str(owner.id)
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return found
+
+    def _option_values(self, prop: str) -> dict[str, str]:
+        spec = self._call(
+            f"read property {prop}",
+            lambda: self._properties.get_by_name(object_type="tickets", property_name=prop),
+        )
+        options: dict[str, str] = {}
+        for option in spec.options or []:
+            options[option.value] = option.value
+            options[option.label] = option.value
+        return options
+
+    # -- setup ------------------------------------------------------------------------------
+    def setup(self) -> SetupReport:
+        """Create our property group and properties on tickets and tasks, if missing."""
+        created: list[str] = []
+        existing: list[str] = []
+        group = self.settings.property_group
+        for object_type, wanted in (("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)):
+            groups = self._call(
+                f"read {object_type} property groups",
+                lambda ot=object_type: self._groups.get_all(object_type=ot),  # type: ignore[misc]
+            )
+            if any(g.name == group for g in groups.results):
+                existing.append(f"{object_type} property group {group}")
+            else:
+                self._call(
+                    f"create {object_type} property group",
+                    lambda ot=object_type: self._groups.create(  # type: ignore[misc]
+                        object_type=ot,
+                        property_group_create=PropertyGroupCreate(
+                            name=group, label="Complaints (crm-complaints)", display_order=-1
+                        ),
+                    ),
+                )
+                created.append(f"{object_type} property group {group}")
+            have = self._call(
+                f"read {object_type} properties",
+                lambda ot=object_type: self._properties.get_all(object_type=ot),  # type: ignore[misc]
+            )
+            names = {p.name for p in have.results}
+            missing = [spec for spec in wanted if spec[0] not in names]
+            existing += [f"{object_type}.{spec[0]}" for spec in wanted if spec[0] in names]
+            if missing:
+                inputs = [
+                    PropertyCreate(
+                        name=name,
+                        label=prop_label,
+                        type=prop_type,
+                        field_type=field_type,
+                        group_name=group,
+                        has_unique_value=unique,
+                        description="Written by crm-complaints; do not edit by hand.",
+                    )
+                    for name, prop_label, prop_type, field_type, unique in missing
+                ]
+                self._call(
+                    f"create {object_type} properties",
+                    lambda ot=object_type, i=inputs: self._property_batch.create(  # type: ignore[misc]
+                        object_type=ot,
+                        batch_input_property_create=BatchInputPropertyCreate(inputs=i),
+                    ),
+                )
+                created += [f"{object_type}.{spec[0]}" for spec in missing]
+        return SetupReport(created=tuple(created), existing=tuple(existing))
+
+    # -- building properties ----------------------------------------------------------------
+    def ticket_properties(self, item: PlannedComplaint) -> dict[str, str]:
+        portal = self.portal()
+        complaint, plan = item.complaint, item.plan
+        view = allowed_view(complaint, self.allowed_fields)
+        summary = view.get("summary") or label(complaint.category, plan.language)
+        props = {
+            "subject": f"[{complaint.id}] {summary}"[:250],
+            "hs_pipeline": portal.pipeline_id,
+            "hs_pipeline_stage": portal.stage_ids[complaint.status],
+            "hs_ticket_priority": portal.priority_values[plan.severity],
+            "crm_complaint_id": complaint.id,
+            "crm_category": complaint.category.value,
+            "crm_severity": plan.severity.value,
+            "crm_departments": ";".join(
+                d.value for d in [plan.primary_department, *plan.supporting_departments]
+            ),
+            "crm_coordinator": plan.coordinator.value,
+            "crm_channel": complaint.channel.value,
+            "crm_clinic": complaint.clinic,
+            "crm_received_at": _hubspot_time(complaint.received_at),
+            "crm_version": item.version,
+        }
+        owner = portal.owner_ids.get(plan.coordinator)
+        if owner:
+            props["hubspot_owner_id"] = owner
+        category = portal.category_values.get(complaint.category)
+        if category:
+            props["hs_ticket_category"] = category
+        if "description" in view:
+            props["content"] = str(view["description"])
+        return props
+
+    def task_properties(self, item: PlannedComplaint, task: PlannedTask) -> dict[str, str]:
+        portal = self.portal()
+        complaint, plan = item.complaint, item.plan
+        props = {
+            "crm_task_key": task_key(complaint.id, task.kind),
+            "hs_timestamp": _hubspot_time(task.due_at),
+            "hs_task_subject": f"[{complaint.id}] {task.title}"[:250],
+            "hs_task_body": (
+                f"{label(complaint.category, plan.language)} · {plan.severity.value} · "
+                f"{label(task.department, plan.language)}"
+            ),
+            "hs_task_status": "COMPLETED" if task.completed else "NOT_STARTED",
+            "hs_task_priority": self.settings.task_priorities[plan.severity],
+            "hs_task_type": "CALL" if task.kind is TaskKind.INITIAL_RESPONSE else "TODO",
+        }
+        owner = portal.owner_ids.get(task.department)
+        if owner:
+            props["hubspot_owner_id"] = owner
+        return props
+
+    # -- push -------------------------------------------------------------------------------
+    def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:
+        if len(batch) > MAX_INPUTS:
+            raise ValueError(f"at most {MAX_INPUTS} complaints per push")
+        self.portal()
+        results: dict[str, PushResult] = {}
+        live = {item.complaint_id: item for item in batch}
+
+        def reject(cid: str, error: RejectedError) -> None:
+            results[cid] = PushResult.failed(cid, error)
+            live.pop(cid, None)
+
+        ticket_ids = self._upsert_tickets(list(live.values()), reject)
+        for cid in list(live):
+            if cid not in ticket_ids:
+                results[cid] = PushResult.failed(
+                    cid, TransientError("no ticket result", adapter=self.name, complaint_id=cid)
+                )
+                live.pop(cid)
+        task_ids = self._upsert_tasks(list(live.values()), reject)
+        self._associate(list(live.values()), ticket_ids, task_ids, reject)
+        for cid, item in live.items():
+            refs = {"ticket": ticket_ids[cid]}
+            refs.update({f"task:{kind}": tid for kind, tid in task_ids.get(cid, {}).items()})
+            results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
+        return [results[item.complaint_id] for item in batch]
+
+    def _upsert_tickets(
+        self, items: list[PlannedComplaint], reject: Callable[[str, RejectedError], None]
+    ) -> dict[str, str]:
+        if not items:
+            return {}
+        inputs = [
+            TicketUpsert(
+                id=item.complaint_id,
+                id_property="crm_complaint_id",
+                object_write_trace_id=item.complaint_id,
+                properties=self.ticket_properties(item),
+            )
+            for item in items
+        ]
+        try:
+            answer = self._call(
+                "upsert tickets",
+                lambda: self._tickets.upsert(
+                    batch_input_simple_public_object_batch_input_upsert=TicketUpsertBatch(
+                        inputs=inputs
+                    ),
+                    _request_timeout=self.settings.timeout_seconds,
+                ),
+            )
+        except RejectedError as exc:
+            for item in items:
+                reject(item.complaint_id, _for(exc, item.complaint_id))
+            return {}
+        ids: dict[str, str] = {}
+        for result in answer.results or []:
+            cid = result.object_write_trace_id or (result.properties or {}).get("crm_complaint_id")
+            if cid:
+                ids[cid] = str(result.id)
+        for cid, error in self._errors_by_trace(answer, "ticket"):
+            reject(cid, error)
+        return ids
+
+    def _upsert_tasks(
+        self, items: list[PlannedComplaint], reject: Callable[[str, RejectedError], None]
+    ) -> dict[str, dict[str, str]]:
+        owner_of: dict[str, str] = {}
+        inputs = []
+        for item in items:
+            for task in item.plan.tasks:
+                key = task_key(item.complaint_id, task.kind)
+                owner_of[key] = item.complaint_id
+                inputs.append(
+                    TaskUpsert(
+                        id=key,
+                        id_property="crm_task_key",
+                        object_write_trace_id=key,
+                        properties=self.task_properties(item, task),
+                    )
+                )
+        ids: dict[str, dict[str, str]] = {}
+        for start in range(0, len(inputs), MAX_INPUTS):
+            chunk = inputs[start : start + MAX_INPUTS]
+            try:
+                answer = self._call(
+                    "upsert tasks",
+                    lambda c=chunk: self._tasks.upsert(  # type: ignore[misc]
+                        batch_input_simple_public_object_batch_input_upsert=TaskUpsertBatch(
+                            inputs=c
+                        ),
+                        _request_timeout=self.settings.timeout_seconds,
+                    ),
+                )
+            except RejectedError as exc:
+                for cid in {owner_of[i.id] for i in chunk}:
+                    reject(cid, _for(exc, cid))
+                continue
+            for result in answer.results or []:
+                written = str(
+                    result.object_write_trace_id
+                    or (result.properties or {}).get("crm_task_key")
+                    or ""
+                )
+                if written in owner_of:
+                    ids.setdefault(owner_of[written], {})[written.rsplit(":", 1)[1]] = str(
+                        result.id
+                    )
+            for trace, error in self._errors_by_trace(answer, "task"):
+                cid = owner_of.get(trace, trace.rsplit(":", 1)[0])
+                reject(cid, _for(error, cid))
+        return ids
+
+    def _associate(
+        self,
+        items: list[PlannedComplaint],
+        ticket_ids: Mapping[str, str],
+        task_ids: Mapping[str, Mapping[str, str]],
+        reject: Callable[[str, RejectedError], None],
+    ) -> None:
+        """Link tasks to tickets; only those not linked by a push we know completed."""
+        pairs: list[tuple[str, str, str]] = []
+        for item in items:
+            cid = item.complaint_id
+            previous = item.previous or {}
+            same_ticket = previous.get("ticket") == ticket_ids.get(cid)
+            for kind, tid in task_ids.get(cid, {}).items():
+                if same_ticket and previous.get(f"task:{kind}") == tid:
+                    continue
+                pairs.append((cid, tid, ticket_ids[cid]))
+        for start in range(0, len(pairs), MAX_INPUTS):
+            chunk = pairs[start : start + MAX_INPUTS]
+            inputs = [
+                PublicAssociationMultiPost(
+                    _from=PublicObjectId(id=tid),
+                    to=PublicObjectId(id=ticket),
+                    types=[
+                        AssociationSpec(
+                            association_category="HUBSPOT_DEFINED",
+                            association_type_id=TASK_TO_TICKET,
+                        )
+                    ],
+                )
+                for _, tid, ticket in chunk
+            ]
+            try:
+                answer = self._call(
+                    "associate tasks",
+                    lambda i=inputs: self._associations.create(  # type: ignore[misc]
+                        from_object_type="tasks",
+                        to_object_type="tickets",
+                        batch_input_public_association_multi_post=(
+                            BatchInputPublicAssociationMultiPost(inputs=i)
+                        ),
+                        _request_timeout=self.settings.timeout_seconds,
+                    ),
+                )
+            except RejectedError as exc:
+                for cid in {c for c, _, _ in chunk}:
+                    reject(cid, _for(exc, cid))
+                continue
+            by_task = {tid: cid for cid, tid, _ in chunk}
+            for error in getattr(answer, "errors", None) or []:
+                for tid in (error.context or {}).get("fromObjectId", []):
+                    linked = by_task.get(str(tid))
+                    if linked:
+                        reject(linked, self._rejected("task association", error, linked))
+
+    def _errors_by_trace(self, answer: Any, what: str) -> Iterator[tuple[str, RejectedError]]:
+        for error in getattr(answer, "errors", None) or []:
+            for trace in (error.context or {}).get("objectWriteTraceId", []):
+                yield trace, self._rejected(what, error, trace.split(":")[0])
+
+    def _rejected(self, what: str, error: Any, complaint_id: str) -> RejectedError:
+        context = error.context or {}
+        props = context.get("propertyName") or []
+        detail = f" on {', '.join(props)}" if props else ""
+        return RejectedError(
+            f"{what} refused: {error.category or 'error'}{detail}",
+            adapter=self.name,
+            complaint_id=complaint_id,
+            status=409 if error.category == "CONFLICT" else 400,
+        )
+
+    # -- reading back -----------------------------------------------------------------------
+    def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
+        """Batch read tickets by complaint id and their tasks by task key, 100 per request."""
+        ids = list(refs)
+        tickets: dict[str, Any] = {}
+        for start in range(0, len(ids), MAX_INPUTS):
+            chunk = ids[start : start + MAX_INPUTS]
+            answer = self._call(
+                "read tickets",
+                lambda c=chunk: self._tickets.read(  # type: ignore[misc]
+                    batch_read_input_simple_public_object_id=TicketReadBatch(
+                        id_property="crm_complaint_id",
+                        inputs=[TicketId(id=cid) for cid in c],
+                        properties=TICKET_READ_PROPERTIES,
+                        properties_with_history=[],
+                    ),
+                    archived=False,
+                ),
+            )
+            for result in answer.results or []:
+                cid = (result.properties or {}).get("crm_complaint_id")
+                if cid:
+                    tickets[cid] = result
+        keys = [
+            task_key(cid, ref.split(":", 1)[1])
+            for cid in tickets
+            for ref in refs[cid]
+            if ref.startswith("task:")
+        ]
+        tasks: dict[str, dict[str, dict[str, Any]]] = {}
+        for start in range(0, len(keys), MAX_INPUTS):
+            chunk = keys[start : start + MAX_INPUTS]
+            answer = self._call(
+                "read tasks",
+                lambda c=chunk: self._tasks.read(  # type: ignore[misc]
+                    batch_read_input_simple_public_object_id=TaskReadBatch(
+                        id_property="crm_task_key",
+                        inputs=[TaskId(id=k) for k in c],
+                        properties=TASK_READ_PROPERTIES,
+                        properties_with_history=[],
+                    ),
+                    archived=False,
+                ),
+            )
+            for result in answer.results or []:
+                props = result.properties or {}
+                key = props.get("crm_task_key", "")
+                cid, _, kind = key.rpartition(":")
+                tasks.setdefault(cid, {})[kind] = {"id": str(result.id), **props}
+        return {
+            cid: self._record(cid, ticket, tasks.get(cid, {})) for cid, ticket in tickets.items()
+        }
+
+    def _record(
+        self, cid: str, ticket: Any, tasks: Mapping[str, Mapping[str, Any]]
+    ) -> RemoteRecord:
+        props = dict(ticket.properties or {})
+        refs = {"ticket": str(ticket.id)}
+        refs.update({f"task:{kind}": str(task["id"]) for kind, task in tasks.items()})
+        portal = self._portal_cache
+        if portal is not None:
+            stage = props.get("hs_pipeline_stage") or ""
+            props["stage_label"] = portal.stage_labels.get(stage, stage)
+            props["stage_closed"] = stage in portal.closed_stage_ids
+        return RemoteRecord(complaint_id=cid, refs=refs, fields=props, tasks=dict(tasks))
+
+    def list_owned(self) -> Iterator[RemoteRecord]:
+        """Every ticket with our external id, paged through the list endpoint (not search)."""
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 100, "properties": TICKET_READ_PROPERTIES}
+            if after:
+                kwargs["after"] = after
+            page = self._call("list tickets", lambda k=kwargs: self._tickets_basic.get_page(**k))  # type: ignore[misc]
+            for ticket in page.results or []:
+                cid = (ticket.properties or {}).get("crm_complaint_id")
+                if cid:
+                    yield self._record(cid, ticket, {})
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return
+
+
+def _for(error: AdapterError, complaint_id: str) -> RejectedError:
+    return RejectedError(
+        error.reason, adapter=error.adapter, complaint_id=complaint_id, status=error.status
+    )
+
+
+def _json_body(raw: object) -> dict[str, Any]:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if not isinstance(raw, str):
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _describe(body: Mapping[str, Any]) -> str:
+    """Category and property names only: HubSpot's messages can quote property values."""
+    if not body:
+        return "refused"
+    context = body.get("context") or {}
+    props = context.get("propertyName") if isinstance(context, dict) else None
+    sub = body.get("subCategory")
+    parts = [str(body.get("category") or "refused")]
+    if sub:
+        parts.append(str(sub))
+    if props:
+        parts.append("on " + ", ".join(map(str, props)))
+    return " ".join(parts)
+
+
+def _header(exc: Exception, name: str) -> str | None:
+    headers = getattr(exc, "headers", None)
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _option(options: Mapping[str, str], wanted: str, key: str) -> str:
+    value = options.get(wanted)
+    if value is None:
+        raise ConfigError(
+            f"the portal has no option {wanted!r} (it has {sorted(set(options.values()))})",
+            key=key,
+        )
+    return value
+
+
+def _seconds_to_utc_midnight() -> float:
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()
