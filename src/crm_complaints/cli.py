@@ -42,6 +42,10 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="The normalized complaint's JSON Schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+emulator_app = typer.Typer(
+    help="Local emulators of CRMs, for tests and demos.", no_args_is_help=True
+)
+app.add_typer(emulator_app, name="emulator")
 
 ConfigOption = Annotated[
     Path | None,
@@ -405,6 +409,35 @@ def demo(
     _require_file(source)
     settings = _settings(config)
     raise typer.Exit(run_demo(source, settings, Console()))
+
+
+@emulator_app.command("hubspot")
+def emulator_hubspot(
+    port: Annotated[int, typer.Option("--port", "-p", help="0 picks a free port.")] = 0,
+    rate_limit: Annotated[int, typer.Option(help="Requests per window.")] = 100,
+    window_seconds: Annotated[float, typer.Option(help="Rate-limit window.")] = 10.0,
+    no_validate: Annotated[
+        bool, typer.Option("--no-validate", help="Skip OpenAPI validation (faster).")
+    ] = False,
+) -> None:
+    """Run a local HubSpot emulator on loopback until interrupted (demo portal, demo token)."""
+    import time
+
+    from .emulator import DEMO_TOKEN, RateLimit, running_emulator
+
+    limit = RateLimit(requests=rate_limit, window_seconds=window_seconds)
+    with running_emulator(port=port, rate_limit=limit, validate=not no_validate) as emulator:
+        print(f"HubSpot emulator at {emulator.base_url}", flush=True)
+        print(f"export HUBSPOT_ACCESS_TOKEN={DEMO_TOKEN}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        if emulator.violations:
+            err.print(f"[red]{len(emulator.violations)} contract violation(s)[/red]")
+            for violation in emulator.violations[:20]:
+                err.print(f"  {violation}")
 
 
 @app.command()
