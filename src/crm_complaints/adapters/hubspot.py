@@ -244,29 +244,26 @@ class HubSpotAdapter(Adapter):
         self._portal_cache: _Portal | None = None
 
     # -- the edge: one request, limited, counted and classified -------------------------------
-    def _call(self, what: str, request: Callable[[], T], complaint_id: str | None = None) -> T:
+    def _call(self, what: str, method: Callable[..., T], **kwargs: Any) -> T:
+        """One SDK call: rate-limited, counted, with a timeout, errors classified."""
         self.limiter.acquire()
         self.calls += 1
         try:
-            return request()
+            return method(**kwargs, _request_timeout=self.settings.timeout_seconds)
         except (urllib3.exceptions.HTTPError, HTTPException, OSError) as exc:
             raise TransientError(
-                f"{what}: connection failed ({type(exc).__name__})",
-                adapter=self.name,
-                complaint_id=complaint_id,
+                f"{what}: connection failed ({type(exc).__name__})", adapter=self.name
             ) from exc
         except Exception as exc:
             status = getattr(exc, "status", None)
             if not isinstance(status, int):
                 raise
-            raise self._classify(what, exc, status, complaint_id) from exc
+            raise self._classify(what, exc, status) from exc
 
-    def _classify(
-        self, what: str, exc: Exception, status: int, complaint_id: str | None
-    ) -> AdapterError:
+    def _classify(self, what: str, exc: Exception, status: int) -> AdapterError:
         body = _json_body(getattr(exc, "body", None))
         category = str(body.get("category", "")) if body else ""
-        kw: dict[str, Any] = {"adapter": self.name, "complaint_id": complaint_id, "status": status}
+        kw: dict[str, Any] = {"adapter": self.name, "status": status}
         if status in (401, 403):
             return AuthError(
                 f"{what}: HubSpot refused the token in {self.settings.token_env} ({status} "
@@ -305,9 +302,7 @@ class HubSpotAdapter(Adapter):
 
     def _discover(self) -> _Portal:
         cfg = self.settings
-        pipelines = self._call(
-            "read pipelines", lambda: self._pipelines.get_all(object_type="tickets")
-        )
+        pipelines = self._call("read pipelines", self._pipelines.get_all, object_type="tickets")
         pipeline = next((p for p in pipelines.results if p.label == cfg.pipeline), None)
         if pipeline is None:
             known = sorted(p.label for p in pipelines.results)
@@ -368,7 +363,7 @@ class HubSpotAdapter(Adapter):
             kwargs: dict[str, Any] = {"limit": 500}
             if after:
                 kwargs["after"] = after
-            page = self._call("read owners", lambda k=kwargs: self._owners.get_page(**k))  # type: ignore[misc]
+            page = self._call("read owners", self._owners.get_page, **kwargs)
             for owner in page.results:
                 if owner.email:
                     found[owner.email.lower()] = str(owner.id)
@@ -379,7 +374,9 @@ class HubSpotAdapter(Adapter):
     def _option_values(self, prop: str) -> dict[str, str]:
         spec = self._call(
             f"read property {prop}",
-            lambda: self._properties.get_by_name(object_type="tickets", property_name=prop),
+            self._properties.get_by_name,
+            object_type="tickets",
+            property_name=prop,
         )
         options: dict[str, str] = {}
         for option in spec.options or []:
@@ -396,24 +393,25 @@ class HubSpotAdapter(Adapter):
         for object_type, wanted in (("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)):
             groups = self._call(
                 f"read {object_type} property groups",
-                lambda ot=object_type: self._groups.get_all(object_type=ot),  # type: ignore[misc]
+                self._groups.get_all,
+                object_type=object_type,
             )
             if any(g.name == group for g in groups.results):
                 existing.append(f"{object_type} property group {group}")
             else:
                 self._call(
                     f"create {object_type} property group",
-                    lambda ot=object_type: self._groups.create(  # type: ignore[misc]
-                        object_type=ot,
-                        property_group_create=PropertyGroupCreate(
-                            name=group, label="Complaints (crm-complaints)", display_order=-1
-                        ),
+                    self._groups.create,
+                    object_type=object_type,
+                    property_group_create=PropertyGroupCreate(
+                        name=group, label="Complaints (crm-complaints)", display_order=-1
                     ),
                 )
                 created.append(f"{object_type} property group {group}")
             have = self._call(
                 f"read {object_type} properties",
-                lambda ot=object_type: self._properties.get_all(object_type=ot),  # type: ignore[misc]
+                self._properties.get_all,
+                object_type=object_type,
             )
             names = {p.name for p in have.results}
             missing = [spec for spec in wanted if spec[0] not in names]
@@ -433,10 +431,9 @@ class HubSpotAdapter(Adapter):
                 ]
                 self._call(
                     f"create {object_type} properties",
-                    lambda ot=object_type, i=inputs: self._property_batch.create(  # type: ignore[misc]
-                        object_type=ot,
-                        batch_input_property_create=BatchInputPropertyCreate(inputs=i),
-                    ),
+                    self._property_batch.create,
+                    object_type=object_type,
+                    batch_input_property_create=BatchInputPropertyCreate(inputs=inputs),
                 )
                 created += [f"{object_type}.{spec[0]}" for spec in missing]
         return SetupReport(created=tuple(created), existing=tuple(existing))
@@ -496,6 +493,13 @@ class HubSpotAdapter(Adapter):
 
     # -- push -------------------------------------------------------------------------------
     def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:
+        """Tickets for the whole batch, then tasks and their links in groups of whole complaints.
+
+        A complaint is reported synced only once its ticket, tasks and links are all written.
+        A transient error part-way keeps what is finished: the complaints of the groups done so
+        far are synced, the rest come back as transient failures for the engine to retry, so
+        progress is made even under a tight rate limit.
+        """
         if len(batch) > MAX_INPUTS:
             raise ValueError(f"at most {MAX_INPUTS} complaints per push")
         self.portal()
@@ -513,12 +517,26 @@ class HubSpotAdapter(Adapter):
                     cid, TransientError("no ticket result", adapter=self.name, complaint_id=cid)
                 )
                 live.pop(cid)
-        task_ids = self._upsert_tasks(list(live.values()), reject)
-        self._associate(list(live.values()), ticket_ids, task_ids, reject)
-        for cid, item in live.items():
-            refs = {"ticket": ticket_ids[cid]}
-            refs.update({f"task:{kind}": tid for kind, tid in task_ids.get(cid, {}).items()})
-            results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
+        groups = _task_groups(list(live.values()))
+        for index, group in enumerate(groups):
+            try:
+                task_ids = self._upsert_tasks(group, reject)
+                done = [item for item in group if item.complaint_id in live]
+                self._associate(done, ticket_ids, task_ids, reject)
+            except TransientError as exc:
+                for later in groups[index:]:
+                    for item in later:
+                        if item.complaint_id in live:
+                            cid = item.complaint_id
+                            results[cid] = PushResult.failed(cid, _again(exc, cid))
+                break
+            for item in group:
+                cid = item.complaint_id
+                if cid not in live:
+                    continue
+                refs = {"ticket": ticket_ids[cid]}
+                refs.update({f"task:{kind}": tid for kind, tid in task_ids.get(cid, {}).items()})
+                results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
         return [results[item.complaint_id] for item in batch]
 
     def _upsert_tickets(
@@ -538,11 +556,9 @@ class HubSpotAdapter(Adapter):
         try:
             answer = self._call(
                 "upsert tickets",
-                lambda: self._tickets.upsert(
-                    batch_input_simple_public_object_batch_input_upsert=TicketUpsertBatch(
-                        inputs=inputs
-                    ),
-                    _request_timeout=self.settings.timeout_seconds,
+                self._tickets.upsert,
+                batch_input_simple_public_object_batch_input_upsert=TicketUpsertBatch(
+                    inputs=inputs
                 ),
             )
         except RejectedError as exc:
@@ -576,16 +592,14 @@ class HubSpotAdapter(Adapter):
                     )
                 )
         ids: dict[str, dict[str, str]] = {}
-        for start in range(0, len(inputs), MAX_INPUTS):
+        for start in range(0, len(inputs), MAX_INPUTS):  # one round for a group from push()
             chunk = inputs[start : start + MAX_INPUTS]
             try:
                 answer = self._call(
                     "upsert tasks",
-                    lambda c=chunk: self._tasks.upsert(  # type: ignore[misc]
-                        batch_input_simple_public_object_batch_input_upsert=TaskUpsertBatch(
-                            inputs=c
-                        ),
-                        _request_timeout=self.settings.timeout_seconds,
+                    self._tasks.upsert,
+                    batch_input_simple_public_object_batch_input_upsert=TaskUpsertBatch(
+                        inputs=chunk
                     ),
                 )
             except RejectedError as exc:
@@ -642,13 +656,11 @@ class HubSpotAdapter(Adapter):
             try:
                 answer = self._call(
                     "associate tasks",
-                    lambda i=inputs: self._associations.create(  # type: ignore[misc]
-                        from_object_type="tasks",
-                        to_object_type="tickets",
-                        batch_input_public_association_multi_post=(
-                            BatchInputPublicAssociationMultiPost(inputs=i)
-                        ),
-                        _request_timeout=self.settings.timeout_seconds,
+                    self._associations.create,
+                    from_object_type="tasks",
+                    to_object_type="tickets",
+                    batch_input_public_association_multi_post=(
+                        BatchInputPublicAssociationMultiPost(inputs=inputs)
                     ),
                 )
             except RejectedError as exc:
@@ -687,15 +699,14 @@ class HubSpotAdapter(Adapter):
             chunk = ids[start : start + MAX_INPUTS]
             answer = self._call(
                 "read tickets",
-                lambda c=chunk: self._tickets.read(  # type: ignore[misc]
-                    batch_read_input_simple_public_object_id=TicketReadBatch(
-                        id_property="crm_complaint_id",
-                        inputs=[TicketId(id=cid) for cid in c],
-                        properties=TICKET_READ_PROPERTIES,
-                        properties_with_history=[],
-                    ),
-                    archived=False,
+                self._tickets.read,
+                batch_read_input_simple_public_object_id=TicketReadBatch(
+                    id_property="crm_complaint_id",
+                    inputs=[TicketId(id=cid) for cid in chunk],
+                    properties=TICKET_READ_PROPERTIES,
+                    properties_with_history=[],
                 ),
+                archived=False,
             )
             for result in answer.results or []:
                 cid = (result.properties or {}).get("crm_complaint_id")
@@ -712,15 +723,14 @@ class HubSpotAdapter(Adapter):
             chunk = keys[start : start + MAX_INPUTS]
             answer = self._call(
                 "read tasks",
-                lambda c=chunk: self._tasks.read(  # type: ignore[misc]
-                    batch_read_input_simple_public_object_id=TaskReadBatch(
-                        id_property="crm_task_key",
-                        inputs=[TaskId(id=k) for k in c],
-                        properties=TASK_READ_PROPERTIES,
-                        properties_with_history=[],
-                    ),
-                    archived=False,
+                self._tasks.read,
+                batch_read_input_simple_public_object_id=TaskReadBatch(
+                    id_property="crm_task_key",
+                    inputs=[TaskId(id=k) for k in chunk],
+                    properties=TASK_READ_PROPERTIES,
+                    properties_with_history=[],
                 ),
+                archived=False,
             )
             for result in answer.results or []:
                 props = result.properties or {}
@@ -751,7 +761,7 @@ class HubSpotAdapter(Adapter):
             kwargs: dict[str, Any] = {"limit": 100, "properties": TICKET_READ_PROPERTIES}
             if after:
                 kwargs["after"] = after
-            page = self._call("list tickets", lambda k=kwargs: self._tickets_basic.get_page(**k))  # type: ignore[misc]
+            page = self._call("list tickets", self._tickets_basic.get_page, **kwargs)
             for ticket in page.results or []:
                 cid = (ticket.properties or {}).get("crm_complaint_id")
                 if cid:
@@ -759,6 +769,43 @@ class HubSpotAdapter(Adapter):
             after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 return
+
+
+def _task_groups(items: list[PlannedComplaint]) -> list[list[PlannedComplaint]]:
+    """Whole complaints per group, at most 100 tasks each (one upsert, one link request)."""
+    groups: list[list[PlannedComplaint]] = []
+    current: list[PlannedComplaint] = []
+    count = 0
+    for item in items:
+        size = len(item.plan.tasks)
+        if current and count + size > MAX_INPUTS:
+            groups.append(current)
+            current, count = [], 0
+        current.append(item)
+        count += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _again(error: TransientError, complaint_id: str) -> TransientError:
+    """The same transient error, for one complaint (rate limits stay rate limits)."""
+    if isinstance(error, RateLimitedError):
+        return RateLimitedError(
+            error.reason,
+            retry_after=error.retry_after,
+            stop_run=error.stop_run,
+            adapter=error.adapter,
+            complaint_id=complaint_id,
+            status=error.status,
+        )
+    return TransientError(
+        error.reason,
+        retry_after=error.retry_after,
+        adapter=error.adapter,
+        complaint_id=complaint_id,
+        status=error.status,
+    )
 
 
 def _for(error: AdapterError, complaint_id: str) -> RejectedError:

@@ -17,7 +17,6 @@ import random
 import socket
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_schema_validator import OAS30Validator
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -54,9 +54,6 @@ SPEC_FILES = {
     "/crm/v4": "associations.json",
 }
 MAX_BATCH = 100
-# openapi-core cannot check oauth2 security schemes and says so on every request; we check the
-# bearer token ourselves.
-warnings.filterwarnings("ignore", message="Unsupported scheme type")
 DEMO_TOKEN = "pat-emulator-demo-token"
 
 
@@ -91,13 +88,31 @@ class Stats:
     by_route: dict[str, int] = field(default_factory=dict)
 
 
-def _load_specs(base_url: str) -> dict[str, OpenAPI]:
-    loaded: dict[str, OpenAPI] = {}
+@dataclass(frozen=True)
+class _Contract:
+    """One HubSpot spec: the openapi-core view, and a validator for its ``Error`` schema."""
+
+    api: OpenAPI
+    error_validator: Any
+
+
+def _load_specs(base_url: str) -> dict[str, _Contract]:
+    loaded: dict[str, _Contract] = {}
     folder = resources.files("crm_complaints.emulator") / "specs"
     for prefix, name in SPEC_FILES.items():
         spec = json.loads((folder / name).read_text(encoding="utf-8"))
         spec["servers"] = [{"url": base_url}]
-        loaded[prefix] = OpenAPI.from_dict(spec)
+        # openapi-core cannot check oauth2 and warns on every request; we check the bearer
+        # token ourselves, so the security requirements are dropped from our copy.
+        spec.pop("security", None)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    operation.pop("security", None)
+        # Error answers are declared as */*, which openapi-core does not parse as JSON; their
+        # bodies are checked against the spec's own Error schema instead.
+        root = {"$ref": "#/components/schemas/Error", "components": spec["components"]}
+        loaded[prefix] = _Contract(OpenAPI.from_dict(spec), OAS30Validator(root))
     return loaded
 
 
@@ -122,10 +137,9 @@ class HubSpotEmulator:
         self.validate = validate
         self.violations: list[str] = []
         self.stats = Stats()
-        self._random = random.Random(self.faults.seed)
         self._window: deque[float] = deque()
         self._daily_count = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._routes = Map(_rules())
         self.server: BaseWSGIServer = make_server(
             host, port, self, threaded=True, request_handler=_QuietHandler
@@ -133,6 +147,16 @@ class HubSpotEmulator:
         self.base_url = f"http://{host}:{self.server.server_port}"
         self._specs = _load_specs(self.base_url) if validate else {}
         self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        """Switching faults on (or off) reseeds them, so a run is repeatable from that point."""
+        self._faults = faults
+        self._random = random.Random(faults.seed)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> HubSpotEmulator:
@@ -158,13 +182,16 @@ class HubSpotEmulator:
             return []
         return response(environ, start_response)
 
-    def _spec_for(self, path: str) -> OpenAPI | None:
+    def _spec_for(self, path: str) -> _Contract | None:
         for prefix, spec in self._specs.items():
             if path.startswith(prefix):
                 return spec
         return None
 
     def _handle(self, request: Request, environ: dict[str, Any]) -> Response | None:
+        # Read the whole body first, as a real server does: an early error answer must not
+        # leave it unread on a keep-alive connection.
+        request.get_data(cache=True)
         with self._lock:
             self.stats.requests += 1
             roll = self._random.random()
@@ -201,7 +228,7 @@ class HubSpotEmulator:
         spec = self._spec_for(request.path)
         if self.validate and spec is not None:
             try:
-                spec.validate_request(WerkzeugOpenAPIRequest(_canonical(request, environ)))
+                spec.api.validate_request(WerkzeugOpenAPIRequest(_canonical(request, environ)))
             except Exception as exc:
                 message = f"{request.method} {request.path}: {type(exc).__name__}: {_cause(exc)}"
                 self.violations.append("request " + message)
@@ -230,10 +257,13 @@ class HubSpotEmulator:
             self.stats.by_route[route] = self.stats.by_route.get(route, 0) + 1
         if self.validate and spec is not None:
             try:
-                spec.validate_response(
-                    WerkzeugOpenAPIRequest(_canonical(request, environ)),
-                    WerkzeugOpenAPIResponse(response),
-                )
+                if response.status_code >= 400:
+                    spec.error_validator.validate(json.loads(response.get_data()))
+                else:
+                    spec.api.validate_response(
+                        WerkzeugOpenAPIRequest(_canonical(request, environ)),
+                        WerkzeugOpenAPIResponse(response),
+                    )
             except Exception as exc:
                 self.violations.append(f"response {request.method} {request.path}: {_cause(exc)}")
                 return _json(
@@ -761,9 +791,7 @@ def _cause(exc: BaseException) -> str:
 @contextmanager
 def running_emulator(portal: Portal | None = None, **kw: Any) -> Iterator[HubSpotEmulator]:
     """Start an emulator on a free loopback port; stop it on exit."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Unsupported scheme type")
-        emulator = HubSpotEmulator(portal, **kw).start()
+    emulator = HubSpotEmulator(portal, **kw).start()
     try:
         yield emulator
     finally:
