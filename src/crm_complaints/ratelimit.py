@@ -34,7 +34,7 @@ class SlidingWindowLimiter:
             raise ValueError("a rate limit needs at least one request per positive window")
         self.requests = requests
         self.window = window_seconds + (
-            margin_seconds if margin_seconds is not None else max(0.02, 0.02 * window_seconds)
+            margin_seconds if margin_seconds is not None else max(0.05, 0.02 * window_seconds)
         )
         self._clock = clock
         self._sleep = sleep
