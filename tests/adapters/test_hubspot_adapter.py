@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from crm_complaints.adapters.hubspot import HubSpotAdapter, HubSpotConfig, task_key
+from crm_complaints.adapters.hubspot import HubSpotAdapter, HubSpotConfig
 from crm_complaints.emulator import (
     DEMO_TOKEN,
     Faults,
@@ -23,21 +22,9 @@ from crm_complaints.schema import Complaint
 from crm_complaints.state import RecordState, SqlStateStore
 from crm_complaints.sync import SyncSummary, sync
 from tests.conftest import edited, realistic_complaints
+from tests.hubspot_support import assert_exactly_once, make_adapter
 
-OWNERS = {
-    "front_desk": "frontdesk@clinic.example",
-    "care_staff": "care@clinic.example",
-    "physician": "doctor@clinic.example",
-    "management": "director@clinic.example",
-}
 NO_WAIT = RetryPolicy.no_wait(max_attempts=40)
-
-
-def make_adapter(emulator: HubSpotEmulator, **overrides: Any) -> HubSpotAdapter:
-    config = HubSpotConfig.model_validate(
-        {"host": emulator.base_url, "owners": OWNERS, **overrides}
-    )
-    return HubSpotAdapter(config)
 
 
 @pytest.fixture
@@ -53,23 +40,6 @@ def run_sync(
 ) -> SyncSummary:
     kw.setdefault("retry", NO_WAIT)
     return sync(complaints, adapter=adapter, store=store, policy=Policy(), **kw)
-
-
-def tasks_by_key(emulator: HubSpotEmulator) -> Counter[str]:
-    return Counter(t.properties["crm_task_key"] for t in emulator.portal.live("tasks"))
-
-
-def assert_exactly_once(emulator: HubSpotEmulator, complaints: list[Complaint]) -> None:
-    portal = emulator.portal
-    tickets = Counter(t.properties.get("crm_complaint_id") for t in portal.live("tickets"))
-    assert tickets == Counter({c.id: 1 for c in complaints})
-    plan = Policy()
-    expected = Counter(task_key(c.id, t.kind) for c in complaints for t in plan.plan(c).tasks)
-    assert tasks_by_key(emulator) == expected
-    ticket_of = {t.properties["crm_complaint_id"]: t.id for t in portal.live("tickets")}
-    for task in portal.live("tasks"):
-        cid = task.properties["crm_task_key"].rsplit(":", 1)[0]
-        assert portal.associated("tasks", task.id, "tickets") == {ticket_of[cid]: {230}}
 
 
 def test_setup_is_idempotent(emulator: HubSpotEmulator) -> None:
