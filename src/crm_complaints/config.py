@@ -183,7 +183,7 @@ class StateConfig(_Section):
 class SyncConfig(_Section):
     """Batching and the bounds of retrying."""
 
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_size: int = Field(500, ge=1, le=1000)
     max_attempts: int = Field(6, ge=1, le=50)
     max_retry_seconds: float = Field(120.0, ge=0)
     initial_backoff_seconds: float = Field(0.5, ge=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -110,7 +110,7 @@ def sync(
     adapter: Adapter,
     store: StateStore,
     policy: Policy | None = None,
-    batch_size: int = 100,
+    batch_size: int = 500,
     dry_run: bool = False,
     retry: RetryPolicy | None = None,
     lock_wait_seconds: float = 0.0,
@@ -241,8 +241,10 @@ class _Engine:
         try:
             for attempt in self.retry.retrying():
                 with attempt:
+                    number = attempt.retry_state.attempt_number - 1
+                    batch = [replace(item, attempt=number) for item in outstanding.values()]
                     try:
-                        results = self.adapter.push(list(outstanding.values()))
+                        results = self.adapter.push(batch)
                     except AuthError:
                         raise
                     except TransientError as exc:

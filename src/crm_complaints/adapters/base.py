@@ -95,6 +95,9 @@ class PlannedComplaint:
     """Content hash of complaint + plan: equal versions need no remote write."""
     previous: RemoteRefs | None = None
     """Refs from the last successful push; ``None`` if this complaint was never synced."""
+    attempt: int = 0
+    """0 on the first push of this version in a run; the engine's retry number after that.
+    An adapter may skip writes it already completed for this version in an earlier attempt."""
 
     @property
     def complaint_id(self) -> str:

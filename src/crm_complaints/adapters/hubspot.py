@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -206,7 +207,8 @@ class HubSpotAdapter(Adapter):
 
     name = "hubspot"
     config_model = HubSpotConfig
-    max_batch_size = MAX_INPUTS
+    # Tickets go 100 to a request, but tasks pack best across many complaints.
+    max_batch_size = 1000
 
     def __init__(self, config: BaseModel, **kw: Any) -> None:
         super().__init__(config, **kw)
@@ -242,6 +244,12 @@ class HubSpotAdapter(Adapter):
             config.rate_limit_requests, config.rate_limit_window_seconds
         )
         self._portal_cache: _Portal | None = None
+        # Writes completed in earlier attempts of the current retry sequence, by version, so
+        # a retry resumes where the last attempt stopped instead of starting over (under a
+        # tight rate limit, starting over could never finish). Cleared by every first attempt.
+        self._done_tickets: dict[tuple[str, str], str] = {}
+        self._done_tasks: dict[tuple[str, str], str] = {}
+        self._done_links: set[tuple[str, str]] = set()
 
     # -- the edge: one request, limited, counted and classified -------------------------------
     def _call(self, what: str, method: Callable[..., T], **kwargs: Any) -> T:
@@ -493,50 +501,98 @@ class HubSpotAdapter(Adapter):
 
     # -- push -------------------------------------------------------------------------------
     def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:
-        """Tickets for the whole batch, then tasks and their links in groups of whole complaints.
+        """Tickets in requests of 100, then tasks in requests of 100 with their links.
 
-        A complaint is reported synced only once its ticket, tasks and links are all written.
-        A transient error part-way keeps what is finished: the complaints of the groups done so
-        far are synced, the rest come back as transient failures for the engine to retry, so
-        progress is made even under a tight rate limit.
+        Tasks of the whole batch are packed 100 to a request whatever complaint they belong
+        to, so a batch costs close to the fewest requests possible. A complaint is reported
+        synced only once its ticket, all its tasks and their links are written. A transient
+        error part-way keeps what is finished: complaints completed by then are synced, the
+        rest come back as transient failures for the engine to retry, so every attempt makes
+        progress even under a tight rate limit.
         """
-        if len(batch) > MAX_INPUTS:
-            raise ValueError(f"at most {MAX_INPUTS} complaints per push")
+        if len(batch) > self.max_batch_size:
+            raise ValueError(f"at most {self.max_batch_size} complaints per push")
         self.portal()
+        if any(item.attempt == 0 for item in batch):
+            self._done_tickets.clear()
+            self._done_tasks.clear()
+            self._done_links.clear()
         results: dict[str, PushResult] = {}
         live = {item.complaint_id: item for item in batch}
+        versions = {item.complaint_id: item.version for item in batch}
 
         def reject(cid: str, error: RejectedError) -> None:
             results[cid] = PushResult.failed(cid, error)
             live.pop(cid, None)
 
-        ticket_ids = self._upsert_tickets(list(live.values()), reject)
-        for cid in list(live):
-            if cid not in ticket_ids:
-                results[cid] = PushResult.failed(
-                    cid, TransientError("no ticket result", adapter=self.name, complaint_id=cid)
-                )
-                live.pop(cid)
-        groups = _task_groups(list(live.values()))
-        for index, group in enumerate(groups):
+        def fail_rest(error: TransientError) -> None:
+            for cid in list(live):
+                results[cid] = PushResult.failed(cid, _again(error, cid))
+            live.clear()
+
+        ticket_ids: dict[str, str] = {
+            item.complaint_id: self._done_tickets[(item.complaint_id, item.version)]
+            for item in batch
+            if (item.complaint_id, item.version) in self._done_tickets
+        }
+        items = [item for item in live.values() if item.complaint_id not in ticket_ids]
+        for start in range(0, len(items), MAX_INPUTS):
+            chunk = [i for i in items[start : start + MAX_INPUTS] if i.complaint_id in live]
             try:
-                task_ids = self._upsert_tasks(group, reject)
-                done = [item for item in group if item.complaint_id in live]
-                self._associate(done, ticket_ids, task_ids, reject)
+                written_tickets = self._upsert_tickets(chunk, reject)
             except TransientError as exc:
-                for later in groups[index:]:
-                    for item in later:
-                        if item.complaint_id in live:
-                            cid = item.complaint_id
-                            results[cid] = PushResult.failed(cid, _again(exc, cid))
+                fail_rest(exc)
                 break
-            for item in group:
+            ticket_ids.update(written_tickets)
+            for cid, ticket in written_tickets.items():
+                self._done_tickets[(cid, versions[cid])] = ticket
+        for cid in [c for c in live if c not in ticket_ids]:
+            reject_error = TransientError("no ticket result", adapter=self.name, complaint_id=cid)
+            results[cid] = PushResult.failed(cid, reject_error)
+            live.pop(cid)
+
+        task_ids: dict[str, dict[str, str]] = {}
+        pending = []
+        for item in live.values():
+            for task in item.plan.tasks:
+                done = self._done_tasks.get((task_key(item.complaint_id, task.kind), item.version))
+                ticket = ticket_ids[item.complaint_id]
+                if done is None or self._needs_link(item, task.kind.value, done, ticket):
+                    pending.append((item, task))
+                else:
+                    task_ids.setdefault(item.complaint_id, {})[task.kind.value] = done
+        remaining = Counter(item.complaint_id for item, _ in pending)
+        for cid in [c for c in live if remaining[c] == 0]:  # everything written before
+            item = live.pop(cid)
+            refs = {"ticket": ticket_ids[cid]}
+            refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
+            results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
+        for start in range(0, len(pending), MAX_INPUTS):
+            task_chunk = [
+                (i, t) for i, t in pending[start : start + MAX_INPUTS] if i.complaint_id in live
+            ]
+            try:
+                written = self._upsert_tasks(task_chunk, reject)
+                for cid, kinds in written.items():
+                    task_ids.setdefault(cid, {}).update(kinds)
+                    for kind, tid in kinds.items():
+                        self._done_tasks[(task_key(cid, kind), versions[cid])] = tid
+                self._associate(task_chunk, ticket_ids, written, reject)
+            except TransientError as exc:
+                fail_rest(exc)
+                break
+            for item, _ in pending[start : start + MAX_INPUTS]:
                 cid = item.complaint_id
-                if cid not in live:
-                    continue
-                refs = {"ticket": ticket_ids[cid]}
-                refs.update({f"task:{kind}": tid for kind, tid in task_ids.get(cid, {}).items()})
-                results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
+                remaining[cid] -= 1
+                if remaining[cid] == 0 and cid in live:
+                    refs = {"ticket": ticket_ids[cid]}
+                    refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
+                    results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
+                    live.pop(cid)
+        for cid in list(live):  # a complaint with no tasks at all (never in practice)
+            results[cid] = PushResult.synced(
+                cid, {"ticket": ticket_ids[cid]}, created=live[cid].previous is None
+            )
         return [results[item.complaint_id] for item in batch]
 
     def _upsert_tickets(
@@ -575,104 +631,111 @@ class HubSpotAdapter(Adapter):
         return ids
 
     def _upsert_tasks(
-        self, items: list[PlannedComplaint], reject: Callable[[str, RejectedError], None]
+        self,
+        chunk: list[tuple[PlannedComplaint, PlannedTask]],
+        reject: Callable[[str, RejectedError], None],
     ) -> dict[str, dict[str, str]]:
-        owner_of: dict[str, str] = {}
-        inputs = []
-        for item in items:
-            for task in item.plan.tasks:
-                key = task_key(item.complaint_id, task.kind)
-                owner_of[key] = item.complaint_id
-                inputs.append(
-                    TaskUpsert(
-                        id=key,
-                        id_property="crm_task_key",
-                        object_write_trace_id=key,
-                        properties=self.task_properties(item, task),
-                    )
-                )
+        """One upsert request for up to 100 tasks; returns complaint id → kind → task id."""
+        if not chunk:
+            return {}
+        owner_of = {
+            task_key(item.complaint_id, task.kind): item.complaint_id for item, task in chunk
+        }
+        inputs = [
+            TaskUpsert(
+                id=task_key(item.complaint_id, task.kind),
+                id_property="crm_task_key",
+                object_write_trace_id=task_key(item.complaint_id, task.kind),
+                properties=self.task_properties(item, task),
+            )
+            for item, task in chunk
+        ]
+        try:
+            answer = self._call(
+                "upsert tasks",
+                self._tasks.upsert,
+                batch_input_simple_public_object_batch_input_upsert=TaskUpsertBatch(inputs=inputs),
+            )
+        except RejectedError as exc:
+            for cid in set(owner_of.values()):
+                reject(cid, _for(exc, cid))
+            return {}
         ids: dict[str, dict[str, str]] = {}
-        for start in range(0, len(inputs), MAX_INPUTS):  # one round for a group from push()
-            chunk = inputs[start : start + MAX_INPUTS]
-            try:
-                answer = self._call(
-                    "upsert tasks",
-                    self._tasks.upsert,
-                    batch_input_simple_public_object_batch_input_upsert=TaskUpsertBatch(
-                        inputs=chunk
-                    ),
-                )
-            except RejectedError as exc:
-                for cid in {owner_of[i.id] for i in chunk}:
-                    reject(cid, _for(exc, cid))
-                continue
-            for result in answer.results or []:
-                written = str(
-                    result.object_write_trace_id
-                    or (result.properties or {}).get("crm_task_key")
-                    or ""
-                )
-                if written in owner_of:
-                    ids.setdefault(owner_of[written], {})[written.rsplit(":", 1)[1]] = str(
-                        result.id
-                    )
-            for trace, error in self._errors_by_trace(answer, "task"):
-                cid = owner_of.get(trace, trace.rsplit(":", 1)[0])
-                reject(cid, _for(error, cid))
+        for result in answer.results or []:
+            written = str(
+                result.object_write_trace_id or (result.properties or {}).get("crm_task_key") or ""
+            )
+            if written in owner_of:
+                ids.setdefault(owner_of[written], {})[written.rsplit(":", 1)[1]] = str(result.id)
+        for trace, error in self._errors_by_trace(answer, "task"):
+            cid = owner_of.get(trace, trace.rsplit(":", 1)[0])
+            reject(cid, _for(error, cid))
         return ids
 
     def _associate(
         self,
-        items: list[PlannedComplaint],
+        chunk: list[tuple[PlannedComplaint, PlannedTask]],
         ticket_ids: Mapping[str, str],
         task_ids: Mapping[str, Mapping[str, str]],
         reject: Callable[[str, RejectedError], None],
     ) -> None:
-        """Link tasks to tickets; only those not linked by a push we know completed."""
+        """Link tasks to tickets: only those not linked by a push we know completed."""
         pairs: list[tuple[str, str, str]] = []
-        for item in items:
+        for item, task in chunk:
             cid = item.complaint_id
-            previous = item.previous or {}
-            same_ticket = previous.get("ticket") == ticket_ids.get(cid)
-            for kind, tid in task_ids.get(cid, {}).items():
-                if same_ticket and previous.get(f"task:{kind}") == tid:
-                    continue
-                pairs.append((cid, tid, ticket_ids[cid]))
-        for start in range(0, len(pairs), MAX_INPUTS):
-            chunk = pairs[start : start + MAX_INPUTS]
-            inputs = [
-                PublicAssociationMultiPost(
-                    _from=PublicObjectId(id=tid),
-                    to=PublicObjectId(id=ticket),
-                    types=[
-                        AssociationSpec(
-                            association_category="HUBSPOT_DEFINED",
-                            association_type_id=TASK_TO_TICKET,
-                        )
-                    ],
-                )
-                for _, tid, ticket in chunk
-            ]
-            try:
-                answer = self._call(
-                    "associate tasks",
-                    self._associations.create,
-                    from_object_type="tasks",
-                    to_object_type="tickets",
-                    batch_input_public_association_multi_post=(
-                        BatchInputPublicAssociationMultiPost(inputs=inputs)
-                    ),
-                )
-            except RejectedError as exc:
-                for cid in {c for c, _, _ in chunk}:
-                    reject(cid, _for(exc, cid))
+            tid = task_ids.get(cid, {}).get(task.kind.value)
+            if tid is None or cid not in ticket_ids:
                 continue
-            by_task = {tid: cid for cid, tid, _ in chunk}
-            for error in getattr(answer, "errors", None) or []:
-                for tid in (error.context or {}).get("fromObjectId", []):
-                    linked = by_task.get(str(tid))
-                    if linked:
-                        reject(linked, self._rejected("task association", error, linked))
+            previous = item.previous or {}
+            if (
+                previous.get("ticket") == ticket_ids[cid]
+                and previous.get(f"task:{task.kind}") == tid
+            ):
+                continue
+            pairs.append((cid, tid, ticket_ids[cid]))
+        if not pairs:
+            return
+        inputs = [
+            PublicAssociationMultiPost(
+                _from=PublicObjectId(id=tid),
+                to=PublicObjectId(id=ticket),
+                types=[
+                    AssociationSpec(
+                        association_category="HUBSPOT_DEFINED",
+                        association_type_id=TASK_TO_TICKET,
+                    )
+                ],
+            )
+            for _, tid, ticket in pairs
+        ]
+        try:
+            answer = self._call(
+                "associate tasks",
+                self._associations.create,
+                from_object_type="tasks",
+                to_object_type="tickets",
+                batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(
+                    inputs=inputs
+                ),
+            )
+        except RejectedError as exc:
+            for cid in {c for c, _, _ in pairs}:
+                reject(cid, _for(exc, cid))
+            return
+        by_task = {tid: cid for cid, tid, _ in pairs}
+        self._done_links.update((tid, ticket) for _, tid, ticket in pairs)
+        for error in getattr(answer, "errors", None) or []:
+            for tid in (error.context or {}).get("fromObjectId", []):
+                linked = by_task.get(str(tid))
+                if linked:
+                    reject(linked, self._rejected("task association", error, linked))
+
+    def _needs_link(self, item: PlannedComplaint, kind: str, task_id: str, ticket_id: str) -> bool:
+        """False when a completed push (state refs) or an earlier attempt already linked it."""
+        previous = item.previous or {}
+        if previous.get("ticket") == ticket_id and previous.get(f"task:{kind}") == task_id:
+            return False
+        return (task_id, ticket_id) not in self._done_links
 
     def _errors_by_trace(self, answer: Any, what: str) -> Iterator[tuple[str, RejectedError]]:
         for error in getattr(answer, "errors", None) or []:
@@ -769,23 +832,6 @@ class HubSpotAdapter(Adapter):
             after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 return
-
-
-def _task_groups(items: list[PlannedComplaint]) -> list[list[PlannedComplaint]]:
-    """Whole complaints per group, at most 100 tasks each (one upsert, one link request)."""
-    groups: list[list[PlannedComplaint]] = []
-    current: list[PlannedComplaint] = []
-    count = 0
-    for item in items:
-        size = len(item.plan.tasks)
-        if current and count + size > MAX_INPUTS:
-            groups.append(current)
-            current, count = [], 0
-        current.append(item)
-        count += size
-    if current:
-        groups.append(current)
-    return groups
 
 
 def _again(error: TransientError, complaint_id: str) -> TransientError:
