@@ -34,11 +34,17 @@ from hubspot.crm.associations.v4 import (
     PublicAssociationMultiPost,
     PublicObjectId,
 )
+from hubspot.crm.associations.v4 import (
+    Configuration as AssociationsConfiguration,
+)
 from hubspot.crm.objects.tasks import (
     BatchInputSimplePublicObjectBatchInputUpsert as TaskUpsertBatch,
 )
 from hubspot.crm.objects.tasks import (
     BatchReadInputSimplePublicObjectId as TaskReadBatch,
+)
+from hubspot.crm.objects.tasks import (
+    Configuration as TasksConfiguration,
 )
 from hubspot.crm.objects.tasks import (
     SimplePublicObjectBatchInputUpsert as TaskUpsert,
@@ -56,6 +62,9 @@ from hubspot.crm.tickets import (
 )
 from hubspot.crm.tickets import (
     BatchReadInputSimplePublicObjectId as TicketReadBatch,
+)
+from hubspot.crm.tickets import (
+    Configuration as TicketsConfiguration,
 )
 from hubspot.crm.tickets import (
     SimplePublicObjectBatchInputUpsert as TicketUpsert,
@@ -244,6 +253,11 @@ class HubSpotAdapter(Adapter):
             config.rate_limit_requests, config.rate_limit_window_seconds
         )
         self._portal_cache: _Portal | None = None
+        # One model configuration per SDK package: by default every request model copies a
+        # fresh Configuration (and resets loggers), which costs more than the request itself.
+        self._ticket_models = TicketsConfiguration()
+        self._task_models = TasksConfiguration()
+        self._link_models = AssociationsConfiguration()
         # Writes completed in earlier attempts of the current retry sequence, by version, so
         # a retry resumes where the last attempt stopped instead of starting over (under a
         # tight rate limit, starting over could never finish). Cleared by every first attempt.
@@ -267,6 +281,23 @@ class HubSpotAdapter(Adapter):
             if not isinstance(status, int):
                 raise
             raise self._classify(what, exc, status) from exc
+
+    def _call_json(self, what: str, method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+        """An SDK call whose answer we parse ourselves, for the hot batch endpoints.
+
+        The SDK's own deserialization builds a model per object and parses every timestamp
+        with dateutil, which costs more than the request; and at DEBUG it logs whole response
+        bodies, which hold property values. Requests are still built and sent by the SDK.
+        """
+        response = self._call(what, method, _preload_content=False, **kwargs)
+        try:
+            raw = response.data
+        finally:
+            response.release_conn()
+        if not raw:
+            return {}
+        data = json.loads(raw)
+        return data if isinstance(data, dict) else {}
 
     def _classify(self, what: str, exc: Exception, status: int) -> AdapterError:
         body = _json_body(getattr(exc, "body", None))
@@ -297,7 +328,7 @@ class HubSpotAdapter(Adapter):
             )
         if status == 423:
             return TransientError(f"{what}: locked (423)", retry_after=2.0, **kw)
-        if status >= 500 or status == 408:
+        if status >= 500 or status in (0, 408):  # 0: the SDK's code for TLS failures
             return TransientError(f"{what}: HubSpot answered {status}", **kw)
         return RejectedError(f"{what}: {status} {_describe(body)}", **kw)
 
@@ -606,11 +637,12 @@ class HubSpotAdapter(Adapter):
                 id_property="crm_complaint_id",
                 object_write_trace_id=item.complaint_id,
                 properties=self.ticket_properties(item),
+                local_vars_configuration=self._ticket_models,
             )
             for item in items
         ]
         try:
-            answer = self._call(
+            answer = self._call_json(
                 "upsert tickets",
                 self._tickets.upsert,
                 batch_input_simple_public_object_batch_input_upsert=TicketUpsertBatch(
@@ -622,10 +654,10 @@ class HubSpotAdapter(Adapter):
                 reject(item.complaint_id, _for(exc, item.complaint_id))
             return {}
         ids: dict[str, str] = {}
-        for result in answer.results or []:
-            cid = result.object_write_trace_id or (result.properties or {}).get("crm_complaint_id")
+        for result in answer.get("results", []):
+            cid = result.get("objectWriteTraceId") or result["properties"].get("crm_complaint_id")
             if cid:
-                ids[cid] = str(result.id)
+                ids[cid] = str(result["id"])
         for cid, error in self._errors_by_trace(answer, "ticket"):
             reject(cid, error)
         return ids
@@ -647,11 +679,12 @@ class HubSpotAdapter(Adapter):
                 id_property="crm_task_key",
                 object_write_trace_id=task_key(item.complaint_id, task.kind),
                 properties=self.task_properties(item, task),
+                local_vars_configuration=self._task_models,
             )
             for item, task in chunk
         ]
         try:
-            answer = self._call(
+            answer = self._call_json(
                 "upsert tasks",
                 self._tasks.upsert,
                 batch_input_simple_public_object_batch_input_upsert=TaskUpsertBatch(inputs=inputs),
@@ -661,12 +694,12 @@ class HubSpotAdapter(Adapter):
                 reject(cid, _for(exc, cid))
             return {}
         ids: dict[str, dict[str, str]] = {}
-        for result in answer.results or []:
+        for result in answer.get("results", []):
             written = str(
-                result.object_write_trace_id or (result.properties or {}).get("crm_task_key") or ""
+                result.get("objectWriteTraceId") or result["properties"].get("crm_task_key") or ""
             )
             if written in owner_of:
-                ids.setdefault(owner_of[written], {})[written.rsplit(":", 1)[1]] = str(result.id)
+                ids.setdefault(owner_of[written], {})[written.rsplit(":", 1)[1]] = str(result["id"])
         for trace, error in self._errors_by_trace(answer, "task"):
             cid = owner_of.get(trace, trace.rsplit(":", 1)[0])
             reject(cid, _for(error, cid))
@@ -697,19 +730,21 @@ class HubSpotAdapter(Adapter):
             return
         inputs = [
             PublicAssociationMultiPost(
-                _from=PublicObjectId(id=tid),
-                to=PublicObjectId(id=ticket),
+                _from=PublicObjectId(id=tid, local_vars_configuration=self._link_models),
+                to=PublicObjectId(id=ticket, local_vars_configuration=self._link_models),
                 types=[
                     AssociationSpec(
                         association_category="HUBSPOT_DEFINED",
                         association_type_id=TASK_TO_TICKET,
+                        local_vars_configuration=self._link_models,
                     )
                 ],
+                local_vars_configuration=self._link_models,
             )
             for _, tid, ticket in pairs
         ]
         try:
-            answer = self._call(
+            answer = self._call_json(
                 "associate tasks",
                 self._associations.create,
                 from_object_type="tasks",
@@ -724,8 +759,8 @@ class HubSpotAdapter(Adapter):
             return
         by_task = {tid: cid for cid, tid, _ in pairs}
         self._done_links.update((tid, ticket) for _, tid, ticket in pairs)
-        for error in getattr(answer, "errors", None) or []:
-            for tid in (error.context or {}).get("fromObjectId", []):
+        for error in answer.get("errors", []):
+            for tid in (error.get("context") or {}).get("fromObjectId", []):
                 linked = by_task.get(str(tid))
                 if linked:
                     reject(linked, self._rejected("task association", error, linked))
@@ -737,20 +772,23 @@ class HubSpotAdapter(Adapter):
             return False
         return (task_id, ticket_id) not in self._done_links
 
-    def _errors_by_trace(self, answer: Any, what: str) -> Iterator[tuple[str, RejectedError]]:
-        for error in getattr(answer, "errors", None) or []:
-            for trace in (error.context or {}).get("objectWriteTraceId", []):
+    def _errors_by_trace(
+        self, answer: Mapping[str, Any], what: str
+    ) -> Iterator[tuple[str, RejectedError]]:
+        for error in answer.get("errors", []):
+            for trace in (error.get("context") or {}).get("objectWriteTraceId", []):
                 yield trace, self._rejected(what, error, trace.split(":")[0])
 
-    def _rejected(self, what: str, error: Any, complaint_id: str) -> RejectedError:
-        context = error.context or {}
+    def _rejected(self, what: str, error: Mapping[str, Any], complaint_id: str) -> RejectedError:
+        context = error.get("context") or {}
         props = context.get("propertyName") or []
         detail = f" on {', '.join(props)}" if props else ""
+        category = error.get("category") or "error"
         return RejectedError(
-            f"{what} refused: {error.category or 'error'}{detail}",
+            f"{what} refused: {category}{detail}",
             adapter=self.name,
             complaint_id=complaint_id,
-            status=409 if error.category == "CONFLICT" else 400,
+            status=409 if category == "CONFLICT" else 400,
         )
 
     # -- reading back -----------------------------------------------------------------------
@@ -760,7 +798,7 @@ class HubSpotAdapter(Adapter):
         tickets: dict[str, Any] = {}
         for start in range(0, len(ids), MAX_INPUTS):
             chunk = ids[start : start + MAX_INPUTS]
-            answer = self._call(
+            answer = self._call_json(
                 "read tickets",
                 self._tickets.read,
                 batch_read_input_simple_public_object_id=TicketReadBatch(
@@ -771,8 +809,8 @@ class HubSpotAdapter(Adapter):
                 ),
                 archived=False,
             )
-            for result in answer.results or []:
-                cid = (result.properties or {}).get("crm_complaint_id")
+            for result in answer.get("results", []):
+                cid = result["properties"].get("crm_complaint_id")
                 if cid:
                     tickets[cid] = result
         keys = [
@@ -784,7 +822,7 @@ class HubSpotAdapter(Adapter):
         tasks: dict[str, dict[str, dict[str, Any]]] = {}
         for start in range(0, len(keys), MAX_INPUTS):
             chunk = keys[start : start + MAX_INPUTS]
-            answer = self._call(
+            answer = self._call_json(
                 "read tasks",
                 self._tasks.read,
                 batch_read_input_simple_public_object_id=TaskReadBatch(
@@ -795,20 +833,20 @@ class HubSpotAdapter(Adapter):
                 ),
                 archived=False,
             )
-            for result in answer.results or []:
-                props = result.properties or {}
-                key = props.get("crm_task_key", "")
+            for result in answer.get("results", []):
+                props = result["properties"]
+                key = props.get("crm_task_key") or ""
                 cid, _, kind = key.rpartition(":")
-                tasks.setdefault(cid, {})[kind] = {"id": str(result.id), **props}
+                tasks.setdefault(cid, {})[kind] = {"id": str(result["id"]), **props}
         return {
             cid: self._record(cid, ticket, tasks.get(cid, {})) for cid, ticket in tickets.items()
         }
 
     def _record(
-        self, cid: str, ticket: Any, tasks: Mapping[str, Mapping[str, Any]]
+        self, cid: str, ticket: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]
     ) -> RemoteRecord:
-        props = dict(ticket.properties or {})
-        refs = {"ticket": str(ticket.id)}
+        props = dict(ticket.get("properties") or {})
+        refs = {"ticket": str(ticket["id"])}
         refs.update({f"task:{kind}": str(task["id"]) for kind, task in tasks.items()})
         portal = self._portal_cache
         if portal is not None:
@@ -824,12 +862,12 @@ class HubSpotAdapter(Adapter):
             kwargs: dict[str, Any] = {"limit": 100, "properties": TICKET_READ_PROPERTIES}
             if after:
                 kwargs["after"] = after
-            page = self._call("list tickets", self._tickets_basic.get_page, **kwargs)
-            for ticket in page.results or []:
-                cid = (ticket.properties or {}).get("crm_complaint_id")
+            page = self._call_json("list tickets", self._tickets_basic.get_page, **kwargs)
+            for ticket in page.get("results", []):
+                cid = ticket["properties"].get("crm_complaint_id")
                 if cid:
                     yield self._record(cid, ticket, {})
-            after = page.paging.next.after if page.paging and page.paging.next else None
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
 

@@ -651,6 +651,27 @@ class HubSpotEmulator:
             return _json(207, body)
         return _json(201, body)
 
+    def _assoc_put(
+        self, request: Request, from_type: str, from_id: str, to_type: str, to_id: str
+    ) -> Response:
+        source = self.portal.object_type(from_type)
+        target = self.portal.object_type(to_type)
+        specs = request.get_json(silent=True)
+        if not isinstance(specs, list):
+            raise HubSpotError(400, "Invalid input JSON: a list of association types")
+        for spec in specs:
+            self.portal.associate(source, from_id, target, to_id, int(spec["associationTypeId"]))
+        return _json(
+            201,
+            {
+                "fromObjectTypeId": OBJECT_TYPE_IDS[source],
+                "fromObjectId": from_id,
+                "toObjectTypeId": OBJECT_TYPE_IDS[target],
+                "toObjectId": to_id,
+                "labels": [],
+            },
+        )
+
     def _assoc_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
         source = self.portal.object_type(from_type)
         target = self.portal.object_type(to_type)
@@ -666,7 +687,7 @@ class HubSpotEmulator:
                         "from": {"id": from_id},
                         "to": [
                             {
-                                "toObjectId": int(to_id),
+                                "toObjectId": to_id,
                                 "associationTypes": [
                                     {
                                         "category": "HUBSPOT_DEFINED",
@@ -725,6 +746,11 @@ def _rules() -> list[Rule]:
         Rule(f"{objects}/<object_id>", endpoint="object_update", methods=["PATCH"]),
         Rule(f"{objects}/<object_id>", endpoint="object_archive", methods=["DELETE"]),
         Rule(f"{assoc}/create", endpoint="assoc_batch_create", methods=["POST"]),
+        Rule(
+            "/crm/v4/objects/<from_type>/<from_id>/associations/<to_type>/<to_id>",
+            endpoint="assoc_put",
+            methods=["PUT"],
+        ),
         Rule(f"{assoc}/read", endpoint="assoc_batch_read", methods=["POST"]),
     ]
 

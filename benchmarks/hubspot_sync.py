@@ -1,0 +1,208 @@
+"""HubSpot sync cost: our batched adapter against a naive per-record client, same SDK.
+
+The emulator's rate limit is sped up tenfold (100 requests per 1 s window instead of per 10 s),
+so wall times are a tenth of a real portal's. Prints, side by side: requests per complaint,
+429s seen, wall time, and the ideal bound (the fewest requests at 100 inputs per batch ÷ the
+allowed rate). The naive client runs on fewer complaints (its cost per complaint is flat).
+
+Usage: python benchmarks/hubspot_sync.py [--count 10000] [--naive-count 1000] [--validate]
+Targets: ≤ 0.15 requests per complaint on first sync, 0 on an unchanged rerun, wall time within
+15 % of the bound, no 429s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import generate
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import AssociationSpec
+from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate as TaskCreate
+from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
+
+from crm_complaints.adapters.hubspot import HubSpotAdapter, HubSpotConfig
+from crm_complaints.emulator import DEMO_TOKEN, RateLimit, running_emulator
+from crm_complaints.policy import Policy
+from crm_complaints.retry import RetryPolicy
+from crm_complaints.schema import Complaint
+from crm_complaints.state import open_store
+from crm_complaints.sync import sync
+
+WINDOW = 1.0
+RATE = 100
+OWNERS = {
+    "front_desk": "frontdesk@clinic.example",
+    "care_staff": "care@clinic.example",
+    "physician": "doctor@clinic.example",
+    "management": "director@clinic.example",
+}
+
+
+def complaints(count: int, prefix: str) -> list[Complaint]:
+    return [Complaint.model_validate(r) for r in generate(count, seed=3, prefix=prefix)]
+
+
+def ideal_requests(items: list[Complaint], policy: Policy) -> int:
+    tasks = sum(len(policy.plan(c).tasks) for c in items)
+    return math.ceil(len(items) / 100) + 2 * math.ceil(tasks / 100)
+
+
+def ours(count: int, validate: bool) -> dict[str, float]:
+    items = complaints(count, "OURS")
+    policy = Policy()
+    with running_emulator(
+        rate_limit=RateLimit(requests=RATE, window_seconds=WINDOW), validate=validate
+    ) as emulator:
+        adapter = HubSpotAdapter(
+            HubSpotConfig(
+                host=emulator.base_url,
+                owners=OWNERS,
+                rate_limit_requests=RATE,
+                rate_limit_window_seconds=WINDOW,
+            )
+        )
+        adapter.setup()
+        time.sleep(WINDOW * 1.1)  # start the measured run with a fresh window
+        before = emulator.stats.requests
+        with tempfile.TemporaryDirectory() as tmp:
+            store = open_store(Path(tmp) / "state.db")
+            began = time.perf_counter()
+            first = sync(items, adapter=adapter, store=store, policy=policy, batch_size=1000)
+            wall = time.perf_counter() - began
+            requests = emulator.stats.requests - before
+            rerun_before = emulator.stats.requests
+            again = sync(items, adapter=adapter, store=store, policy=policy, batch_size=1000)
+            rerun_requests = emulator.stats.requests - rerun_before
+            store.close()
+        assert first.created == count and again.unchanged == count
+        ideal = ideal_requests(items, policy)
+        return {
+            "complaints": count,
+            "requests": requests,
+            "per_complaint": requests / count,
+            "rerun_requests": rerun_requests,
+            "rate_limited": emulator.stats.rate_limited,
+            "wall": wall,
+            "ideal_requests": ideal,
+            "bound": ideal / RATE * WINDOW,
+            "violations": len(emulator.violations),
+        }
+
+
+def naive(count: int, validate: bool) -> dict[str, float]:
+    """One create per ticket, per task and per association; on a 429, wait a window and retry."""
+    items = complaints(count, "NAIVE")
+    policy = Policy()
+    with running_emulator(
+        rate_limit=RateLimit(requests=RATE, window_seconds=WINDOW), validate=validate
+    ) as emulator:
+        client = HubSpot(access_token=DEMO_TOKEN, host=emulator.base_url)
+        tickets, tasks = client.crm.tickets.basic_api, client.crm.objects.tasks.basic_api
+        links = client.crm.associations.v4.basic_api
+
+        def call(method, **kwargs):  # type: ignore[no-untyped-def]
+            while True:
+                try:
+                    return method(**kwargs)
+                except Exception as exc:  # noqa: BLE001 - the naive client only knows 429
+                    if getattr(exc, "status", None) != 429:
+                        raise
+                    time.sleep(WINDOW)
+
+        time.sleep(WINDOW * 1.1)
+        before = emulator.stats.requests
+        began = time.perf_counter()
+        for complaint in items:
+            plan = policy.plan(complaint)
+            ticket = call(
+                tickets.create,
+                simple_public_object_input_for_create=TicketCreate(
+                    properties={
+                        "subject": f"[{complaint.id}] {complaint.summary}",
+                        "hs_pipeline": "0",
+                        "hs_pipeline_stage": "1",
+                        "hs_ticket_priority": plan.priority,
+                    },
+                    associations=[],
+                ),
+            )
+            for task in plan.tasks:
+                created = call(
+                    tasks.create,
+                    simple_public_object_input_for_create=TaskCreate(
+                        properties={
+                            "hs_timestamp": task.due_at.isoformat(),
+                            "hs_task_subject": task.title,
+                            "hs_task_status": "COMPLETED" if task.completed else "NOT_STARTED",
+                        },
+                        associations=[],
+                    ),
+                )
+                call(
+                    links.create,
+                    object_type="tasks",
+                    object_id=created.id,
+                    to_object_type="tickets",
+                    to_object_id=ticket.id,
+                    association_spec=[
+                        AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=230)
+                    ],
+                )
+        wall = time.perf_counter() - began
+        requests = emulator.stats.requests - before
+        return {
+            "complaints": count,
+            "requests": requests,
+            "per_complaint": requests / count,
+            "rerun_requests": float("nan"),
+            "rate_limited": emulator.stats.rate_limited,
+            "wall": wall,
+            "ideal_requests": ideal_requests(items, policy),
+            "bound": ideal_requests(items, policy) / RATE * WINDOW,
+            "violations": len(emulator.violations),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--naive-count", type=int, default=1_000)
+    parser.add_argument("--validate", action="store_true", help="keep OpenAPI validation on")
+    args = parser.parse_args()
+    os.environ["HUBSPOT_ACCESS_TOKEN"] = DEMO_TOKEN
+    print(
+        f"emulator rate limit: {RATE} requests per {WINDOW:g} s (HubSpot: per 10 s); "
+        f"OpenAPI validation {'ON' if args.validate else 'OFF (it, not the client, is the bottleneck)'}"
+    )
+    results = {"batched (ours)": ours(args.count, args.validate)}
+    results["naive per-record"] = naive(args.naive_count, args.validate)
+    rows = [
+        ("complaints", "{:,.0f}", "complaints"),
+        ("requests, first sync", "{:,.0f}", "requests"),
+        ("requests per complaint", "{:.3f}", "per_complaint"),
+        ("requests, unchanged rerun", "{:,.0f}", "rerun_requests"),
+        ("429s seen", "{:,.0f}", "rate_limited"),
+        ("wall time, first sync (s)", "{:.1f}", "wall"),
+        ("ideal requests (100/batch)", "{:,.0f}", "ideal_requests"),
+        ("ideal bound (s)", "{:.1f}", "bound"),
+        ("contract violations", "{:,.0f}", "violations"),
+    ]
+    names = list(results)
+    print(f"{'':32}" + "".join(f"{n:>22}" for n in names))
+    for title, fmt, key in rows:
+        print(f"{title:32}" + "".join(f"{fmt.format(results[n][key]):>22}" for n in names))
+    mine = results["batched (ours)"]
+    print(f"ours vs bound: {mine['wall'] / mine['bound'] - 1:+.1%} (target within +15 %)")
+    print(f"naive vs ours, requests per complaint: {results['naive per-record']['per_complaint'] / mine['per_complaint']:.0f}×")
+
+
+if __name__ == "__main__":
+    main()
