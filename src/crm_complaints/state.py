@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import LockHeldError, StateError
@@ -277,15 +278,18 @@ class SqlStateStore(StateStore):
             ]
             if new_rows:
                 conn.execute(records.insert(), new_rows)
-            for cid in existing:
+            if existing:
                 conn.execute(
                     records.update()
-                    .where(records.c.adapter == adapter, records.c.complaint_id == cid)
+                    .where(
+                        records.c.adapter == adapter, records.c.complaint_id == bindparam("b_id")
+                    )
                     .values(
                         state=RecordState.PENDING.value,
-                        pending_hash=versions[cid],
+                        pending_hash=bindparam("b_version"),
                         updated_at=now,
-                    )
+                    ),
+                    [{"b_id": cid, "b_version": versions[cid]} for cid in existing],
                 )
 
     def record_results(
@@ -296,34 +300,53 @@ class SqlStateStore(StateStore):
     ) -> None:
         now = _now()
         key = (records.c.adapter == adapter,)
+        by_id = (*key, records.c.complaint_id == bindparam("b_id"))
         with self.engine.begin() as conn:
-            for cid, (version, refs) in synced.items():
+            if synced:
                 conn.execute(
                     records.update()
-                    .where(*key, records.c.complaint_id == cid)
+                    .where(*by_id)
                     .values(
                         state=RecordState.SYNCED.value,
-                        synced_hash=version,
+                        synced_hash=bindparam("b_version"),
                         pending_hash=None,
-                        refs=json.dumps(dict(refs), sort_keys=True),
+                        refs=bindparam("b_refs"),
                         attempts=0,
                         last_error=None,
                         updated_at=now,
                         synced_at=now,
-                    )
+                    ),
+                    [
+                        {
+                            "b_id": cid,
+                            "b_version": version,
+                            "b_refs": json.dumps(dict(refs), sort_keys=True),
+                        }
+                        for cid, (version, refs) in synced.items()
+                    ],
                 )
-            for cid, (version, error, quarantined) in failed.items():
-                state = RecordState.QUARANTINED if quarantined else RecordState.FAILED
+            if failed:
                 conn.execute(
                     records.update()
-                    .where(*key, records.c.complaint_id == cid)
+                    .where(*by_id)
                     .values(
-                        state=state.value,
-                        pending_hash=version,
+                        state=bindparam("b_state"),
+                        pending_hash=bindparam("b_version"),
                         attempts=records.c.attempts + 1,
-                        last_error=error,
+                        last_error=bindparam("b_error"),
                         updated_at=now,
-                    )
+                    ),
+                    [
+                        {
+                            "b_id": cid,
+                            "b_version": version,
+                            "b_error": error,
+                            "b_state": (
+                                RecordState.QUARANTINED if quarantined else RecordState.FAILED
+                            ).value,
+                        }
+                        for cid, (version, error, quarantined) in failed.items()
+                    ],
                 )
 
     def start_run(self, kind: str, adapter: str) -> int:

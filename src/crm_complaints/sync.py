@@ -11,7 +11,9 @@ next run.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
@@ -148,6 +150,21 @@ class _Engine:
     on_progress: Callable[[int], None] | None
     summary: SyncSummary = field(default_factory=SyncSummary)
     seen: dict[str, int] = field(default_factory=dict)
+    # One batch is pushed in the background while the next is read, planned and diffed, so
+    # a rate-limited CRM is kept busy. At most one batch is in flight; each is marked pending
+    # (write-ahead) only after the previous one has finished.
+    _pusher: ThreadPoolExecutor | None = None
+    _in_flight: Future[None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self.summary, name, getattr(self.summary, name) + n)
+
+    def _wait_in_flight(self) -> None:
+        pending, self._in_flight = self._in_flight, None
+        if pending is not None:
+            pending.result()  # re-raises _RunStopped / AuthError from the pusher
 
     def run(self, complaints: Iterable[ReadResult | Complaint]) -> SyncSummary:
         summary = self.summary
@@ -156,14 +173,24 @@ class _Engine:
         run_id = None if self.dry_run else self.store.start_run("sync", self.adapter.name)
         summary.run_id = run_id
         outcome_error: BaseException | None = None
+        if not self.dry_run:
+            self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
         try:
             self._stream(complaints, run_id)
+            self._wait_in_flight()
         except _RunStopped as stop:
             summary.stopped = stop.reason
         except AuthError as exc:
             summary.stopped = "auth"
             outcome_error = exc
         finally:
+            if self._in_flight is not None:  # the main thread failed: let the push finish
+                try:
+                    self._wait_in_flight()
+                except (_RunStopped, AuthError) as late:
+                    summary.stopped = summary.stopped or str(late)
+            if self._pusher is not None:
+                self._pusher.shutdown(wait=True)
             summary.remote_calls = self.adapter.calls - calls_before
             if run_id is not None:
                 self.store.finish_run(run_id, summary.outcome, summary.counts())
@@ -193,7 +220,7 @@ class _Engine:
             self._process(batch)
 
     def _quarantine(self, entries: Sequence[QuarantineEntry], run_id: int | None) -> None:
-        self.summary.quarantined += len(entries)
+        self._count("quarantined", len(entries))
         for entry in entries:
             log.warning(
                 "quarantined %s line %d (complaint %s): %s",
@@ -214,10 +241,8 @@ class _Engine:
             version = version_of(complaint, plan.content_hash())
             record = stored.get(complaint.id)
             if _unchanged(record, version):
-                if record is not None and record.state is RecordState.QUARANTINED:
-                    self.summary.quarantined += 1
-                else:
-                    self.summary.unchanged += 1
+                quarantined = record is not None and record.state is RecordState.QUARANTINED
+                self._count("quarantined" if quarantined else "unchanged")
                 continue
             previous = record.refs if record is not None and record.synced_hash else None
             todo.append(PlannedComplaint(complaint, plan, version, previous))
@@ -227,13 +252,12 @@ class _Engine:
             for item in todo:
                 action = Action.CREATE if item.is_new else Action.UPDATE
                 self.summary.actions.append(PlannedAction(item.complaint_id, action))
-                if action is Action.CREATE:
-                    self.summary.created += 1
-                else:
-                    self.summary.updated += 1
+                self._count("created" if action is Action.CREATE else "updated")
             return
+        self._wait_in_flight()
         self.store.mark_pending(self.adapter.name, {i.complaint_id: i.version for i in todo})
-        self._push_with_retries(todo)
+        assert self._pusher is not None
+        self._in_flight = self._pusher.submit(self._push_with_retries, todo)
 
     def _push_with_retries(self, todo: list[PlannedComplaint]) -> None:
         outstanding = {item.complaint_id: item for item in todo}
@@ -281,14 +305,11 @@ class _Engine:
             answered.add(result.complaint_id)
             if result.outcome is Outcome.SYNCED:
                 synced[item.complaint_id] = (item.version, dict(result.refs))
-                if item.is_new:
-                    self.summary.created += 1
-                else:
-                    self.summary.updated += 1
+                self._count("created" if item.is_new else "updated")
             elif result.outcome is Outcome.REJECTED:
                 reason = str(result.error) if result.error else "rejected"
                 rejected[item.complaint_id] = (item.version, reason, True)
-                self.summary.quarantined += 1
+                self._count("quarantined")
                 log.warning("rejected by %s: %s", self.adapter.name, reason)
             else:
                 again.add(item.complaint_id)
@@ -304,7 +325,7 @@ class _Engine:
     ) -> None:
         if not outstanding:
             return
-        self.summary.failed += len(outstanding)
+        self._count("failed", len(outstanding))
         failed = {
             cid: (item.version, errors.get(cid, "failed"), False)
             for cid, item in outstanding.items()

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPException
@@ -189,6 +191,8 @@ class HubSpotConfig(BaseModel):
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=16)
+    """Task requests in flight at once; the rate limiter still caps the request rate."""
 
 
 @dataclass(frozen=True)
@@ -204,11 +208,9 @@ class _Portal:
     category_values: Mapping[Category, str]
 
 
-class _BatchRejected(Exception):
-    """A whole request was refused (400/409 without per-record detail)."""
-
-    def __init__(self, error: RejectedError) -> None:
-        self.error = error
+_ChunkOutcome = tuple[
+    dict[str, dict[str, str]], list[tuple[str, RejectedError]], "TransientError | None"
+]
 
 
 class HubSpotAdapter(Adapter):
@@ -253,6 +255,7 @@ class HubSpotAdapter(Adapter):
             config.rate_limit_requests, config.rate_limit_window_seconds
         )
         self._portal_cache: _Portal | None = None
+        self._count_lock = threading.Lock()
         # One model configuration per SDK package: by default every request model copies a
         # fresh Configuration (and resets loggers), which costs more than the request itself.
         self._ticket_models = TicketsConfiguration()
@@ -268,10 +271,11 @@ class HubSpotAdapter(Adapter):
     # -- the edge: one request, limited, counted and classified -------------------------------
     def _call(self, what: str, method: Callable[..., T], **kwargs: Any) -> T:
         """One SDK call: rate-limited, counted, with a timeout, errors classified."""
-        self.limiter.acquire()
-        self.calls += 1
+        with self._count_lock:
+            self.calls += 1
         try:
-            return method(**kwargs, _request_timeout=self.settings.timeout_seconds)
+            with self.limiter.slot():
+                return method(**kwargs, _request_timeout=self.settings.timeout_seconds)
         except (urllib3.exceptions.HTTPError, HTTPException, OSError) as exc:
             raise TransientError(
                 f"{what}: connection failed ({type(exc).__name__})", adapter=self.name
@@ -598,33 +602,100 @@ class HubSpotAdapter(Adapter):
             refs = {"ticket": ticket_ids[cid]}
             refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
             results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
-        for start in range(0, len(pending), MAX_INPUTS):
-            task_chunk = [
-                (i, t) for i, t in pending[start : start + MAX_INPUTS] if i.complaint_id in live
-            ]
+        chunks = [
+            pending[start : start + MAX_INPUTS] for start in range(0, len(pending), MAX_INPUTS)
+        ]
+        unfinished: set[str] = set()
+        first_error: TransientError | None = None
+        outcomes = self._write_chunks(chunks, ticket_ids, versions)
+        for task_chunk, (written, rejections, error) in zip(chunks, outcomes, strict=True):
+            for cid, rejection in rejections:
+                reject(cid, rejection)
+            if error is not None:
+                first_error = first_error or error
+                unfinished.update(planned.complaint_id for planned, _ in task_chunk)
+                continue
+            for cid, kinds in written.items():
+                task_ids.setdefault(cid, {}).update(kinds)
+            for planned, _ in task_chunk:
+                remaining[planned.complaint_id] -= 1
+        for cid in list(live):
+            item = live.pop(cid)
+            if cid in unfinished or remaining[cid] > 0:
+                error = first_error or TransientError("tasks unfinished", adapter=self.name)
+                results[cid] = PushResult.failed(cid, _again(error, cid))
+                continue
+            refs = {"ticket": ticket_ids[cid]}
+            refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
+            results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
+        return [results[item.complaint_id] for item in batch]
+
+    def _write_chunks(
+        self,
+        chunks: list[list[tuple[PlannedComplaint, PlannedTask]]],
+        ticket_ids: Mapping[str, str],
+        versions: Mapping[str, str],
+    ) -> list[_ChunkOutcome]:
+        """Upsert and link each chunk of ≤ 100 tasks, ``concurrency`` chunks at a time.
+
+        Requests overlap so that the rate limit, not the round trip, sets the pace; the
+        limiter is shared, so concurrency never raises the request rate. An AuthError in any
+        chunk stops everything; other errors are reported per chunk.
+        """
+
+        stop = threading.Event()
+
+        def write(chunk: list[tuple[PlannedComplaint, PlannedTask]]) -> _ChunkOutcome:
+            rejections: list[tuple[str, RejectedError]] = []
+
+            def collect(cid: str, error: RejectedError) -> None:
+                rejections.append((cid, error))
+
+            if stop.is_set():  # a rate limit was hit: don't pile more requests on it
+                return (
+                    {},
+                    rejections,
+                    TransientError("skipped after a rate limit", adapter=self.name),
+                )
+            # Tasks an earlier attempt already wrote only need their link.
+            written: dict[str, dict[str, str]] = {}
+            to_write = []
+            for planned, task in chunk:
+                key = (task_key(planned.complaint_id, task.kind), planned.version)
+                if key in self._done_tasks:
+                    written.setdefault(planned.complaint_id, {})[task.kind.value] = (
+                        self._done_tasks[key]
+                    )
+                else:
+                    to_write.append((planned, task))
             try:
-                written = self._upsert_tasks(task_chunk, reject)
-                for cid, kinds in written.items():
-                    task_ids.setdefault(cid, {}).update(kinds)
+                for cid, kinds in self._upsert_tasks(to_write, collect).items():
+                    written.setdefault(cid, {}).update(kinds)
                     for kind, tid in kinds.items():
                         self._done_tasks[(task_key(cid, kind), versions[cid])] = tid
-                self._associate(task_chunk, ticket_ids, written, reject)
+                rejected = {cid for cid, _ in rejections}
+                linkable = [(i, t) for i, t in chunk if i.complaint_id not in rejected]
+                missing = [
+                    i.complaint_id
+                    for i, t in linkable
+                    if t.kind.value not in written.get(i.complaint_id, {})
+                ]
+                if missing:  # no answer is not success
+                    raise TransientError(
+                        f"no task result for {len(missing)} task(s)", adapter=self.name
+                    )
+                self._associate(linkable, ticket_ids, written, collect)
             except TransientError as exc:
-                fail_rest(exc)
-                break
-            for item, _ in pending[start : start + MAX_INPUTS]:
-                cid = item.complaint_id
-                remaining[cid] -= 1
-                if remaining[cid] == 0 and cid in live:
-                    refs = {"ticket": ticket_ids[cid]}
-                    refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
-                    results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
-                    live.pop(cid)
-        for cid in list(live):  # a complaint with no tasks at all (never in practice)
-            results[cid] = PushResult.synced(
-                cid, {"ticket": ticket_ids[cid]}, created=live[cid].previous is None
-            )
-        return [results[item.complaint_id] for item in batch]
+                if isinstance(exc, RateLimitedError):
+                    stop.set()
+                return {}, rejections, exc
+            return written, rejections, None
+
+        workers = min(self.settings.concurrency, len(chunks))
+        if workers <= 1:
+            return [write(chunk) for chunk in chunks]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot") as pool:
+            return list(pool.map(write, chunks))
 
     def _upsert_tickets(
         self, items: list[PlannedComplaint], reject: Callable[[str, RejectedError], None]
