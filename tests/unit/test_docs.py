@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer.main
 from pydantic import BaseModel
 
+from crm_complaints.adapters.hubspot import HubSpotConfig
 from crm_complaints.adapters.webhook import WebhookConfig
 from crm_complaints.cli import app
 from crm_complaints.config import Settings
@@ -42,10 +43,12 @@ def test_every_config_key_is_documented() -> None:
     keys += [k.replace("default_clinic.", "clinics.<id>.") for k in keys if "default_clinic." in k]
     keys = [k for k in keys if not k.startswith("default_clinic.")]
     keys += keys_of(WebhookConfig, "adapters.webhook.")
+    keys += keys_of(HubSpotConfig, "adapters.hubspot.")
     undocumented = [
         key
         for key in keys
         if f"`{key}`" not in README
+        and f"`{key}.<" not in README
         and f"`{key.rsplit('.', 1)[-1]}`" not in README
         and f".{key.rsplit('.', 1)[-1]}`" not in README
     ]
