@@ -61,6 +61,8 @@ class WebhookReceiver(ThreadingHTTPServer):
         self.random = random.Random(seed)
         self.path = path
         self.state = ReceiverState()
+        # Scripted answers for tests: complaint id → statuses to answer, one per delivery.
+        self.script: dict[str, list[int]] = {}
 
     @property
     def base_url(self) -> str:
@@ -75,6 +77,17 @@ class WebhookReceiver(ThreadingHTTPServer):
     def state_url(self) -> str:
         return self.base_url + "/complaints"
 
+    def scripted_status(self, body: bytes) -> int | None:
+        if not self.script:
+            return None
+        try:
+            complaint_id = json.loads(body)["data"]["complaint_id"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        with self.state.lock:
+            queued = self.script.get(complaint_id)
+            return queued.pop(0) if queued else None
+
     def roll(self, rate: float) -> bool:
         with self.state.lock:
             return rate > 0 and self.random.random() < rate
@@ -88,9 +101,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines would only be noise in test output."""
 
-    def _reply(self, status: int, body: dict[str, Any] | None = None) -> None:
+    def _reply(
+        self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body or {}, ensure_ascii=False).encode()
         self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -106,6 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(server.latency_seconds)
         if urlsplit(self.path).path != server.path:
             self._reply(404, {"error": "not found"})
+            return
+        scripted = server.scripted_status(body)
+        if scripted is not None:
+            headers = {"Retry-After": "1"} if scripted in (429, 503) else {}
+            self._reply(scripted, {"error": "scripted"}, headers)
             return
         if server.roll(server.fail_rate):
             with server.state.lock:

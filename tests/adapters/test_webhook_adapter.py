@@ -43,20 +43,20 @@ def test_posts_one_signed_event_per_complaint(adapter: WebhookAdapter, webhook_s
     assert payload["type"] == "complaint.created"
     assert payload["id"] == request.headers["webhook-id"] == event_id("E2E-0000", items[0].version)
     assert payload["data"]["plan"]["severity"] == "high"
-    assert results[0].refs == {"event": request.headers["webhook-id"]}
+    assert results[0].refs == {"delivery": request.headers["webhook-id"]}
     assert results[0].created is True
 
 
 @responses.activate
 def test_update_event_and_stable_id_per_version(adapter: WebhookAdapter) -> None:
     responses.post(URL, status=200)
-    item = planned(make_complaint(), previous={"event": "msg_old"})
+    item = planned(make_complaint(), previous={"delivery": "msg_old"})
     adapter.push([item])
     adapter.push([item])
     first, second = (c.request for c in responses.calls)
     assert json.loads(first.body)["type"] == "complaint.updated"  # type: ignore[arg-type]
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
-    changed = planned(make_complaint(summary="変更"), previous={"event": "msg_old"})
+    changed = planned(make_complaint(summary="変更"), previous={"delivery": "msg_old"})
     adapter.push([changed])
     assert responses.calls[2].request.headers["webhook-id"] != first.headers["webhook-id"]
 

@@ -82,7 +82,9 @@ __all__ = [
 ]
 
 RemoteRefs = Mapping[str, str]
-"""Remote ids an adapter created or updated, e.g. ``{"ticket": "1234", "task:follow_up": "99"}``."""
+"""Remote ids an adapter created or updated, e.g. ``{"ticket": "1234", "task:follow_up": "99"}``.
+Object ids must stay the same when a complaint is updated. Keys starting with ``delivery``
+name one delivery of one version (a webhook's event id) and change with every version."""
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,9 @@ class WebhookAdapter(Adapter):
         status = response.status_code
         response.close()
         if 200 <= status < 300:
-            return PushResult.synced(item.complaint_id, {"event": message_id}, created=item.is_new)
+            return PushResult.synced(
+                item.complaint_id, {"delivery": message_id}, created=item.is_new
+            )
         if status == 429:
             error = RateLimitedError(
                 "receiver answered 429",
@@ -236,7 +238,7 @@ class WebhookAdapter(Adapter):
     def _record(entry: Mapping[str, Any]) -> RemoteRecord:
         return RemoteRecord(
             complaint_id=str(entry["complaint_id"]),
-            refs={"event": str(entry.get("event_id", ""))},
+            refs={"delivery": str(entry.get("event_id", ""))},
             fields={"version": entry.get("version"), "plan": entry.get("plan", {})},
         )
 

@@ -276,6 +276,8 @@ class Portal:
     unique_index: dict[tuple[str, str, str], str] = field(default_factory=dict)
     associations: dict[tuple[str, str, str], dict[str, set[int]]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # For tests: property values the portal refuses (a per-record 400, as for a bad value).
+    poisoned: set[str] = field(default_factory=set)
     _ids: Iterable[int] = field(default_factory=lambda: itertools.count(10_000_001))
 
     # -- schema ---------------------------------------------------------------------------
@@ -343,6 +345,13 @@ class Portal:
                     400, f"{name} is a read-only property", context={"propertyName": [name]}
                 )
             value = "" if value is None else str(value)
+            if value in self.poisoned:
+                raise HubSpotError(
+                    400,
+                    f'Property values were not valid: [{{"name":"{name}"}}]',
+                    sub_category="INVALID_PROPERTY_VALUE",
+                    context={"propertyName": [name]},
+                )
             if value and spec["type"] == "enumeration":
                 self._check_option(object_type, name, value, spec, props, current)
             if value and spec["type"] == "datetime":

@@ -147,6 +147,9 @@ class HubSpotEmulator:
         self.base_url = f"http://{host}:{self.server.server_port}"
         self._specs = _load_specs(self.base_url) if validate else {}
         self._thread: threading.Thread | None = None
+        # Scripted answers for tests: (status, text) — the next request whose body contains
+        # the text gets that status instead of being processed.
+        self.script: list[tuple[int, str]] = []
 
     @property
     def faults(self) -> Faults:
@@ -217,6 +220,9 @@ class HubSpotEmulator:
         if roll < faults.locked_rate:
             self._count_injected()
             return self._error(HubSpotError(423, "Locked: resource is busy", category="LOCKED"))
+        scripted = self._scripted(request)
+        if scripted is not None:
+            return scripted
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.token}":
             return self._error(
@@ -277,6 +283,21 @@ class HubSpotEmulator:
                     },
                 )
         return response
+
+    def _scripted(self, request: Request) -> Response | None:
+        if not self.script:
+            return None
+        body = request.get_data(as_text=True)
+        with self._lock:
+            found = next((i for i, (_, text) in enumerate(self.script) if text in body), None)
+            if found is None:
+                return None
+            status, _ = self.script.pop(found)
+            self.stats.injected += 1
+        if status == 429:
+            return self._limit_error(self.rate_limit.policy_name, "You have reached your limit.")
+        category = "LOCKED" if status == 423 else "UNKNOWN"
+        return self._error(HubSpotError(status, f"scripted {status}", category=category))
 
     def _count_injected(self) -> None:
         with self._lock:
