@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest schema bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml adapters/ticketdesk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e 'adapters/ticketdesk[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,20 +19,22 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks adapters
+	$(BIN)/ruff format --check src tests benchmarks adapters
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+	$(BIN)/pytest -q adapters/ticketdesk/tests
 
 schema: $(STAMP)
 	$(BIN)/crm-complaints schema export
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/hubspot_sync.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
