@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -409,6 +410,79 @@ def demo(
     _require_file(source)
     settings = _settings(config)
     raise typer.Exit(run_demo(source, settings, Console()))
+
+
+@app.command("reconcile")
+def reconcile_command(
+    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
+    adapter: Annotated[str, typer.Option("--adapter", "-a", help="hubspot, webhook, or a plugin.")],
+    config: ConfigOption = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix missing, drifted and stale items.")
+    ] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="text, json or html.")
+    ] = "text",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Compare the complaints, the local state and the CRM; report drift and overdue work.
+
+    Exit codes: 0 in sync, 5 drift or overdue found, 4 another run holds the lock, 2 usage or
+    config, 1 unexpected.
+    """
+    from .reconcile import reconcile
+    from .report import render_html, render_json, render_text
+
+    if output_format not in ("text", "json", "html"):
+        err.print("[red]error[/red] --format must be text, json or html")
+        raise typer.Exit(EXIT_USAGE)
+    _configure_logging(verbose)
+    _require_file(source)
+    settings = _settings(config)
+    try:
+        remote = create_adapter(adapter, settings)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    store = _store(settings)
+    try:
+        report = reconcile(
+            read_complaints(source, settings.csv),
+            adapter=remote,
+            store=store,
+            policy=Policy(settings),
+            config=settings.reconcile,
+            repair=repair,
+            retry=RetryPolicy.from_config(settings.sync),
+            lock_wait_seconds=settings.state.lock_wait_seconds,
+        )
+    except LockHeldError as exc:
+        err.print(f"[yellow]locked[/yellow] {exc}; try again when it has finished")
+        raise typer.Exit(EXIT_LOCKED) from exc
+    except (AuthError, ConfigError) as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    finally:
+        remote.close()
+        store.close()
+    if output_format == "text" and output is None:
+        render_text(report, Console())
+    else:
+        if output_format == "json":
+            text = render_json(report)
+        elif output_format == "html":
+            text = render_html(report, settings.default_clinic.language)
+        else:
+            buffer = Console(record=True, width=120, file=open(os.devnull, "w"))
+            render_text(report, buffer)
+            text = buffer.export_text()
+        if output is None:
+            print(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+            err.print(f"wrote {output}")
+    raise typer.Exit(report.exit_code)
 
 
 @emulator_app.command("hubspot")

@@ -25,6 +25,7 @@ __all__ = [
     "ClinicConfig",
     "CsvConfig",
     "PolicyConfig",
+    "ReconcileConfig",
     "Settings",
     "StateConfig",
     "SyncConfig",
@@ -190,6 +191,22 @@ class SyncConfig(_Section):
     max_backoff_seconds: float = Field(30.0, ge=0)
 
 
+class ReconcileConfig(_Section):
+    """Which remote fields are ours (drift when they differ) and which people may change."""
+
+    owned_fields: tuple[str, ...] = (
+        "subject",
+        "priority",
+        "stage",
+        "owner",
+        "departments",
+        "coordinator",
+        "task_due",
+    )
+    ignore_fields: tuple[str, ...] = ()
+    """Owned fields a person may change in the CRM without it counting as drift (e.g. owner)."""
+
+
 class Settings(BaseSettings):
     """The whole configuration. Env vars override TOML, e.g. ``CRM_COMPLAINTS_STATE__PATH``."""
 
@@ -203,6 +220,7 @@ class Settings(BaseSettings):
     csv: CsvConfig = Field(default_factory=CsvConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     allowed_fields: tuple[str, ...] = DEFAULT_ALLOWED_FIELDS
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

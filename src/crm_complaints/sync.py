@@ -117,12 +117,15 @@ def sync(
     retry: RetryPolicy | None = None,
     lock_wait_seconds: float = 0.0,
     on_progress: Callable[[int], None] | None = None,
+    force: frozenset[str] = frozenset(),
+    lock: bool = True,
 ) -> SyncSummary:
     """Sync complaints (or reader results, quarantine entries included) into ``adapter``.
 
     Raises :class:`~crm_complaints.errors.LockHeldError` when another run holds the state lock
     and :class:`~crm_complaints.errors.AuthError` when the remote refuses our credentials (the
-    run is recorded as stopped first).
+    run is recorded as stopped first). ``force`` names complaints to push even if unchanged
+    (reconciliation's repair); ``lock=False`` is for a caller that already holds the lock.
     """
     engine = _Engine(
         adapter=adapter,
@@ -132,8 +135,9 @@ def sync(
         dry_run=dry_run,
         retry=retry or RetryPolicy(),
         on_progress=on_progress,
+        force=force,
     )
-    if dry_run:
+    if dry_run or not lock:
         return engine.run(complaints)
     with store.run_lock(lock_wait_seconds):
         return engine.run(complaints)
@@ -148,6 +152,7 @@ class _Engine:
     dry_run: bool
     retry: RetryPolicy
     on_progress: Callable[[int], None] | None
+    force: frozenset[str] = frozenset()
     summary: SyncSummary = field(default_factory=SyncSummary)
     seen: dict[str, int] = field(default_factory=dict)
     # One batch is pushed in the background while the next is read, planned and diffed, so
@@ -240,7 +245,7 @@ class _Engine:
             plan = self.policy.plan(complaint)
             version = version_of(complaint, plan.content_hash())
             record = stored.get(complaint.id)
-            if _unchanged(record, version):
+            if complaint.id not in self.force and _unchanged(record, version):
                 quarantined = record is not None and record.state is RecordState.QUARANTINED
                 self._count("quarantined" if quarantined else "unchanged")
                 continue

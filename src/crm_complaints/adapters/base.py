@@ -60,6 +60,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -78,6 +79,7 @@ __all__ = [
     "PushResult",
     "RemoteRecord",
     "RemoteRefs",
+    "RemoteTask",
     "SetupReport",
 ]
 
@@ -158,6 +160,18 @@ class RemoteRecord:
 
 
 @dataclass(frozen=True)
+class RemoteTask:
+    """One follow-up task as the remote holds it, for overdue and drift reports."""
+
+    complaint_id: str
+    kind: str
+    due_at: datetime | None
+    completed: bool
+    id: str = ""
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
 class SetupReport:
     created: tuple[str, ...] = ()
     existing: tuple[str, ...] = ()
@@ -211,6 +225,27 @@ class Adapter(ABC):
     @abstractmethod
     def list_owned(self) -> Iterator[RemoteRecord]:
         """Every remote record carrying our external id, paged."""
+
+    def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
+        """What the remote should hold for the fields we own, keyed as ``RemoteRecord.fields``
+        reports them (``subject``, ``priority``, ``stage``, ``owner``, ``departments``,
+        ``version``…). Reconciliation compares the two to find drift."""
+        return {"version": item.version}
+
+    def list_tasks(
+        self, *, due_before: datetime | None = None, changed_since: datetime | None = None
+    ) -> Iterator[RemoteTask]:
+        """Tasks that are open and due before ``due_before``, or changed remotely after
+        ``changed_since``. The default walks :meth:`list_owned`; adapters whose CRM can filter
+        server-side should override it to read only those."""
+        for record in self.list_owned():
+            for kind, task in record.tasks.items():
+                due = task.get("due_at")
+                due_at = datetime.fromisoformat(due) if isinstance(due, str) else None
+                done = bool(task.get("completed"))
+                overdue = due_before is not None and due_at is not None and due_at < due_before
+                if (overdue and not done) or changed_since is not None:
+                    yield RemoteTask(record.complaint_id, kind, due_at, done)
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections."""

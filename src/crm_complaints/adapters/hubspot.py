@@ -49,6 +49,9 @@ from hubspot.crm.objects.tasks import (
     Configuration as TasksConfiguration,
 )
 from hubspot.crm.objects.tasks import (
+    PublicObjectSearchRequest as TaskSearch,
+)
+from hubspot.crm.objects.tasks import (
     SimplePublicObjectBatchInputUpsert as TaskUpsert,
 )
 from hubspot.crm.objects.tasks import (
@@ -67,6 +70,9 @@ from hubspot.crm.tickets import (
 )
 from hubspot.crm.tickets import (
     Configuration as TicketsConfiguration,
+)
+from hubspot.crm.tickets import (
+    PublicObjectSearchRequest as TicketSearch,
 )
 from hubspot.crm.tickets import (
     SimplePublicObjectBatchInputUpsert as TicketUpsert,
@@ -90,7 +96,15 @@ from ..policy import PlannedTask, TaskKind
 from ..privacy import allowed_view
 from ..ratelimit import SlidingWindowLimiter
 from ..schema import Category, Department, Severity, Status
-from .base import Adapter, PlannedComplaint, PushResult, RemoteRecord, RemoteRefs, SetupReport
+from .base import (
+    Adapter,
+    PlannedComplaint,
+    PushResult,
+    RemoteRecord,
+    RemoteRefs,
+    RemoteTask,
+    SetupReport,
+)
 
 __all__ = [
     "TASK_PROPERTIES",
@@ -103,6 +117,8 @@ __all__ = [
 DEFAULT_HOST = "https://api.hubapi.com"
 TASK_TO_TICKET = 230
 MAX_INPUTS = 100
+SEARCH_PAGE = 200
+SEARCH_RESULT_CAP = 10_000
 T = TypeVar("T")
 
 # The custom properties we own: (name, label, type, fieldType, unique)
@@ -122,6 +138,7 @@ TASK_PROPERTIES: tuple[tuple[str, str, str, str, bool], ...] = (
 )
 TICKET_READ_PROPERTIES = [
     "subject",
+    "hs_lastmodifieddate",
     "hs_pipeline",
     "hs_pipeline_stage",
     "hs_ticket_priority",
@@ -131,6 +148,7 @@ TICKET_READ_PROPERTIES = [
 ]
 TASK_READ_PROPERTIES = [
     "crm_task_key",
+    "hs_lastmodifieddate",
     "hs_timestamp",
     "hs_task_status",
     "hs_task_priority",
@@ -245,6 +263,8 @@ class HubSpotAdapter(Adapter):
         self._tickets = client.crm.tickets.batch_api
         self._tickets_basic = client.crm.tickets.basic_api
         self._tasks = client.crm.objects.tasks.batch_api
+        self._task_search = client.crm.objects.tasks.search_api
+        self._ticket_search = client.crm.tickets.search_api
         self._associations = client.crm.associations.v4.batch_api
         self._pipelines = client.crm.pipelines.pipelines_api
         self._owners = client.crm.owners.owners_api
@@ -916,30 +936,159 @@ class HubSpotAdapter(Adapter):
     def _record(
         self, cid: str, ticket: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]
     ) -> RemoteRecord:
-        props = dict(ticket.get("properties") or {})
+        props: dict[str, Any] = dict(ticket.get("properties") or {})
         refs = {"ticket": str(ticket["id"])}
         refs.update({f"task:{kind}": str(task["id"]) for kind, task in tasks.items()})
-        portal = self._portal_cache
-        if portal is not None:
-            stage = props.get("hs_pipeline_stage") or ""
-            props["stage_label"] = portal.stage_labels.get(stage, stage)
-            props["stage_closed"] = stage in portal.closed_stage_ids
+        portal = self.portal()
+        stage = props.get("hs_pipeline_stage") or ""
+        props["stage_label"] = portal.stage_labels.get(stage, stage)
+        props["stage_closed"] = stage in portal.closed_stage_ids
+        # The generic names reconciliation compares with expected_fields().
+        props.update(
+            {
+                "subject": props.get("subject"),
+                "priority": props.get("hs_ticket_priority"),
+                "stage": props["stage_label"],
+                "closed": props["stage_closed"],
+                "owner": props.get("hubspot_owner_id"),
+                "departments": props.get("crm_departments"),
+                "version": props.get("crm_version"),
+                "modified_at": props.get("hs_lastmodifieddate"),
+            }
+        )
         return RemoteRecord(complaint_id=cid, refs=refs, fields=props, tasks=dict(tasks))
 
-    def list_owned(self) -> Iterator[RemoteRecord]:
-        """Every ticket with our external id, paged through the list endpoint (not search)."""
-        after: str | None = None
+    def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
+        props = self.ticket_properties(item)
+        portal = self.portal()
+        return {
+            "subject": props["subject"],
+            "priority": props["hs_ticket_priority"],
+            "stage": portal.stage_labels[props["hs_pipeline_stage"]],
+            "owner": props.get("hubspot_owner_id", ""),
+            "departments": props["crm_departments"],
+            "version": item.version,
+        }
+
+    def list_tasks(
+        self, *, due_before: datetime | None = None, changed_since: datetime | None = None
+    ) -> Iterator[RemoteTask]:
+        """Search, not a full read: open tasks of ours due before a moment, and tasks of ours
+        changed after one. Search lags writes by seconds; for a report that is fine."""
+        groups = []
+        ours = {"propertyName": "crm_task_key", "operator": "HAS_PROPERTY"}
+        if due_before is not None:
+            groups.append(
+                {
+                    "filters": [
+                        ours,
+                        {"propertyName": "hs_task_status", "operator": "NEQ", "value": "COMPLETED"},
+                        {
+                            "propertyName": "hs_timestamp",
+                            "operator": "LT",
+                            "value": _ms(due_before),
+                        },
+                    ]
+                }
+            )
+        if changed_since is not None:
+            groups.append(
+                {
+                    "filters": [
+                        ours,
+                        {
+                            "propertyName": "hs_lastmodifieddate",
+                            "operator": "GT",
+                            "value": _ms(changed_since),
+                        },
+                    ]
+                }
+            )
+        if not groups:
+            return
+        after = "0"
         while True:
-            kwargs: dict[str, Any] = {"limit": 100, "properties": TICKET_READ_PROPERTIES}
-            if after:
-                kwargs["after"] = after
-            page = self._call_json("list tickets", self._tickets_basic.get_page, **kwargs)
-            for ticket in page.get("results", []):
-                cid = ticket["properties"].get("crm_complaint_id")
-                if cid:
-                    yield self._record(cid, ticket, {})
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
+            page = self._call_json(
+                "search tasks",
+                self._task_search.do_search,
+                public_object_search_request=TaskSearch(
+                    filter_groups=groups,
+                    properties=TASK_READ_PROPERTIES,
+                    limit=SEARCH_PAGE,
+                    after=after,
+                    sorts=["hs_object_id"],
+                ),
+            )
+            for result in page.get("results", []):
+                props = result["properties"]
+                cid, _, kind = (props.get("crm_task_key") or "").rpartition(":")
+                due = props.get("hs_timestamp")
+                yield RemoteTask(
+                    complaint_id=cid,
+                    kind=kind,
+                    due_at=datetime.fromisoformat(due.replace("Z", "+00:00")) if due else None,
+                    completed=props.get("hs_task_status") == "COMPLETED",
+                    id=str(result["id"]),
+                    owner=props.get("hubspot_owner_id"),
+                )
+            following = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not following:
+                return
+            after = str(following)
+
+    def list_owned(self) -> Iterator[RemoteRecord]:
+        """Every ticket carrying our external id, 200 to a request through search.
+
+        Search answers twice as many objects per request as the list endpoint (and we only want
+        ours), at the price of lagging writes by seconds: a ticket written a moment ago may be
+        reported missing, and a repair of it is a harmless upsert. A query stops at 10,000
+        results, so the walk restarts above the last id seen.
+        """
+        last_id = 0
+        while True:
+            floor = last_id  # fixed for this query; paging moves within it
+            seen = 0
+            after = "0"
+            while True:
+                page = self._call_json(
+                    "search tickets",
+                    self._ticket_search.do_search,
+                    public_object_search_request=TicketSearch(
+                        filter_groups=[
+                            {
+                                "filters": [
+                                    {
+                                        "propertyName": "crm_complaint_id",
+                                        "operator": "HAS_PROPERTY",
+                                    },
+                                    {
+                                        "propertyName": "hs_object_id",
+                                        "operator": "GT",
+                                        "value": str(floor),
+                                    },
+                                ]
+                            }
+                        ],
+                        sorts=["hs_object_id"],
+                        properties=TICKET_READ_PROPERTIES,
+                        limit=SEARCH_PAGE,
+                        after=after,
+                    ),
+                )
+                results = page.get("results", [])
+                for ticket in results:
+                    seen += 1
+                    last_id = max(last_id, int(ticket["id"]))
+                    cid = ticket["properties"].get("crm_complaint_id")
+                    if cid:
+                        yield self._record(cid, ticket, {})
+                following = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not following:
+                    return
+                if int(following) + SEARCH_PAGE > SEARCH_RESULT_CAP:
+                    break  # restart the query above last_id
+                after = str(following)
+            if not seen:
                 return
 
 
@@ -1014,6 +1163,10 @@ def _option(options: Mapping[str, str], wanted: str, key: str) -> str:
             key=key,
         )
     return value
+
+
+def _ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
 
 
 def _seconds_to_utc_midnight() -> float:

@@ -236,11 +236,24 @@ class WebhookAdapter(Adapter):
 
     @staticmethod
     def _record(entry: Mapping[str, Any]) -> RemoteRecord:
+        plan = entry.get("plan") or {}
         return RemoteRecord(
             complaint_id=str(entry["complaint_id"]),
             refs={"delivery": str(entry.get("event_id", ""))},
-            fields={"version": entry.get("version"), "plan": entry.get("plan", {})},
+            fields={
+                "version": entry.get("version"),
+                "priority": plan.get("priority"),
+                "coordinator": plan.get("coordinator"),
+            },
+            tasks={t["kind"]: t for t in plan.get("tasks", [])},
         )
+
+    def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
+        return {
+            "version": item.version,
+            "priority": item.plan.priority,
+            "coordinator": item.plan.coordinator.value,
+        }
 
     def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
         ids = list(refs)

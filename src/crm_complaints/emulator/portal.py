@@ -230,6 +230,13 @@ def _default_properties() -> dict[str, dict[str, dict[str, Any]]]:
             group="task",
         ),
         _prop("hs_object_id", "Record ID", type_="number", field_type="number", group="task"),
+        _prop(
+            "hs_lastmodifieddate",
+            "Last modified",
+            type_="datetime",
+            field_type="date",
+            group="task",
+        ),
     ]
     contacts = [
         _prop("email", "Email", group="contactinformation", unique=False),

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -827,9 +828,34 @@ def _matches(obj: StoredObject, filters: list[dict[str, Any]]) -> bool:
             return False
         if operator == "HAS_PROPERTY" and not value:
             return False
+        if operator in ("LT", "LTE", "GT", "GTE"):
+            if not value:
+                return False
+            left, right = _comparable(value), _comparable(str(condition.get("value", "")))
+            if left is None or right is None:
+                return False
+            if not {
+                "LT": left < right,
+                "LTE": left <= right,
+                "GT": left > right,
+                "GTE": left >= right,
+            }[operator]:
+                return False
         if operator == "NOT_HAS_PROPERTY" and value:
             return False
     return True
+
+
+def _comparable(text: str) -> float | None:
+    """Numbers, epoch milliseconds and ISO datetimes compare as numbers (as HubSpot does)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        return None
 
 
 def _cause(exc: BaseException) -> str:
