@@ -339,3 +339,30 @@ def test_emulator_refuses_contract_breaking_and_oversized_requests(
     assert too_big.status_code == 400 and "too large" in too_big.json()["message"]
     limited_body = requests.get(f"{emulator.base_url}/crm/v3/owners", timeout=5)
     assert limited_body.status_code == 401
+
+
+def test_listing_restarts_queries_past_the_search_result_cap(
+    emulator: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_complaints.adapters import hubspot
+    from crm_complaints.emulator import server
+
+    monkeypatch.setattr(server, "SEARCH_RESULT_LIMIT", 400)
+    monkeypatch.setattr(hubspot, "SEARCH_RESULT_CAP", 400)
+    adapter = make_adapter(emulator)
+    adapter.setup()
+    for index in range(1050):
+        emulator.portal.create(
+            "tickets",
+            {
+                "subject": "x",
+                "hs_pipeline": "0",
+                "hs_pipeline_stage": "1",
+                "crm_complaint_id": f"CAP-{index:05d}",
+            },
+        )
+    adapter.portal()  # discovery is not part of listing
+    calls = adapter.calls
+    owned = [r.complaint_id for r in adapter.list_owned()]
+    assert sorted(owned) == [f"CAP-{i:05d}" for i in range(1050)]
+    assert adapter.calls - calls <= 1050 // 200 + 3  # 200 per request, a few restarts

@@ -1083,11 +1083,12 @@ class HubSpotAdapter(Adapter):
                     if cid:
                         yield self._record(cid, ticket, {})
                 following = ((page.get("paging") or {}).get("next") or {}).get("after")
-                if not following:
-                    return
-                if int(following) + SEARCH_PAGE > SEARCH_RESULT_CAP:
-                    break  # restart the query above last_id
-                after = str(following)
+                if following and int(following) < SEARCH_RESULT_CAP:
+                    after = str(following)
+                    continue
+                if int(after) + len(results) < SEARCH_RESULT_CAP:
+                    return  # the query ran out before the cap: that was everything
+                break  # the query hit the cap: start a new one above the last id seen
             if not seen:
                 return
 

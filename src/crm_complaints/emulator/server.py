@@ -55,6 +55,7 @@ SPEC_FILES = {
     "/crm/v4": "associations.json",
 }
 MAX_BATCH = 100
+SEARCH_RESULT_LIMIT = 10_000  # a search query stops answering past this many results
 DEMO_TOKEN = "pat-emulator-demo-token"
 
 
@@ -611,7 +612,7 @@ class HubSpotEmulator:
             "total": len(visible),
             "results": [o.as_json(wanted) for o in page],
         }
-        if after + limit < len(visible) and after + limit < 10_000:
+        if after + limit < len(visible) and after + limit < SEARCH_RESULT_LIMIT:
             payload["paging"] = {"next": {"after": str(after + limit)}}
         return _json(200, payload)
 
