@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest schema bench clean
+.PHONY: demo test lint typecheck pytest schema bench clean browser
 
 $(STAMP): pyproject.toml adapters/ticketdesk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ $(STAMP): pyproject.toml adapters/ticketdesk/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/crm-complaints demo --source examples/complaints.jsonl --config examples/config.toml
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) browser lint typecheck pytest
+
+# The HTML report is tested in a real headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks adapters
