@@ -102,3 +102,14 @@ def realistic_complaints(count: int, prefix: str = "E2E") -> list[Complaint]:
 def edited(complaint: Complaint, **changes: Any) -> Complaint:
     """A validated copy with some fields changed (``model_copy`` would skip validation)."""
     return Complaint.model_validate({**complaint.model_dump(), **changes})
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A HubSpot emulator with the demo portal; fails the test on any contract violation."""
+    from crm_complaints.emulator import DEMO_TOKEN, running_emulator
+
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", DEMO_TOKEN)
+    with running_emulator() as running:
+        yield running
+    assert running.violations == [], "requests or responses broke HubSpot's OpenAPI contract"

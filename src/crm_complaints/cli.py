@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from . import __version__
+from .adapters.base import Adapter
 from .adapters.registry import available_adapters, create_adapter
 from .config import Settings, load_settings
 from .errors import AuthError, ConfigError, LockHeldError, StateError
@@ -175,6 +176,14 @@ def _store(settings: Settings) -> SqlStateStore:
         raise typer.Exit(EXIT_USAGE) from exc
 
 
+def _adapter(name: str, settings: Settings) -> Adapter:
+    try:
+        return create_adapter(name, settings)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -220,11 +229,7 @@ def sync_command(
     _configure_logging(verbose)
     _require_file(source)
     settings = _settings(config)
-    try:
-        remote = create_adapter(adapter, settings)
-    except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    remote = _adapter(adapter, settings)
     store = _store(settings)
     try:
         summary = _run_with_progress(
@@ -252,7 +257,7 @@ def sync_command(
 def _run_with_progress(
     source: Path,
     settings: Settings,
-    remote: Any,
+    remote: Adapter,
     store: SqlStateStore,
     dry_run: bool,
     batch_size: int | None,
@@ -440,11 +445,7 @@ def reconcile_command(
     _configure_logging(verbose)
     _require_file(source)
     settings = _settings(config)
-    try:
-        remote = create_adapter(adapter, settings)
-    except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    remote = _adapter(adapter, settings)
     store = _store(settings)
     try:
         report = reconcile(

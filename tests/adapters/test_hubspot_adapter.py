@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ from tests.conftest import edited, realistic_complaints
 from tests.hubspot_support import assert_exactly_once, make_adapter
 
 NO_WAIT = RetryPolicy.no_wait(max_attempts=40)
-
-
-@pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotEmulator]:
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", DEMO_TOKEN)
-    with running_emulator() as running:
-        yield running
-    assert running.violations == []
 
 
 def run_sync(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from crm_complaints.cli import app
-from crm_complaints.emulator import DEMO_TOKEN, HubSpotEmulator, running_emulator
+from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.policy import Policy
 from crm_complaints.reconcile import FindingKind, reconcile
 from crm_complaints.retry import RetryPolicy
@@ -20,14 +18,6 @@ from crm_complaints.state import SqlStateStore
 from crm_complaints.sync import sync
 from tests.conftest import edited, realistic_complaints
 from tests.hubspot_support import OWNERS, make_adapter
-
-
-@pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotEmulator]:
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", DEMO_TOKEN)
-    with running_emulator() as running:
-        yield running
-    assert running.violations == []
 
 
 def complaints_at(now: datetime) -> list[Complaint]:

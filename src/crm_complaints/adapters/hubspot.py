@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPException
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import urllib3
 from hubspot import HubSpot
@@ -96,6 +95,7 @@ from ..policy import PlannedTask, TaskKind
 from ..privacy import allowed_view
 from ..ratelimit import SlidingWindowLimiter
 from ..schema import Category, Department, Severity, Status
+from ..urls import check_url
 from .base import (
     Adapter,
     PlannedComplaint,
@@ -244,13 +244,11 @@ class HubSpotAdapter(Adapter):
         if not isinstance(config, HubSpotConfig):
             raise TypeError("HubSpotAdapter needs a HubSpotConfig")
         self.settings: HubSpotConfig = config
-        host = config.host.rstrip("/")
-        parts = urlsplit(host)
-        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-        if parts.scheme != "https" and not (
-            parts.scheme == "http" and (loopback or config.allow_insecure_http)
-        ):
-            raise ConfigError("must be https (http only for loopback)", key="adapters.hubspot.host")
+        host = check_url(
+            config.host.rstrip("/"),
+            allow_insecure_http=config.allow_insecure_http,
+            key="adapters.hubspot.host",
+        )
         token = os.environ.get(config.token_env, "")
         if not token:
             raise ConfigError(

@@ -9,14 +9,12 @@ loopback or an explicit ``allow_insecure_http``; redirects are never followed; T
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +28,7 @@ from ..errors import (
     TransientError,
 )
 from ..privacy import allowed_view
+from ..urls import check_url
 from ..webhook import signature_headers
 from .base import Adapter, PlannedComplaint, PushResult, RemoteRecord, RemoteRefs, SetupReport
 
@@ -55,26 +54,6 @@ def event_id(complaint_id: str, version: str) -> str:
     """Deterministic per complaint version: receivers de-duplicate on it."""
     digest = hashlib.sha256(f"{complaint_id}\x00{version}".encode()).hexdigest()[:32]
     return f"msg_{digest}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(url: str, allow_insecure: bool, key: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError("must be an https:// URL", key=key)
-    if parts.scheme == "http" and not (allow_insecure or _is_loopback(parts.hostname)):
-        raise ConfigError(
-            "plain http is only allowed to loopback or with allow_insecure_http = true", key=key
-        )
-    return url
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -104,9 +83,12 @@ class WebhookAdapter(Adapter):
         if not isinstance(config, WebhookConfig):
             raise TypeError("WebhookAdapter needs a WebhookConfig")
         self.settings: WebhookConfig = config
-        _check_url(config.url, config.allow_insecure_http, "adapters.webhook.url")
+        insecure = config.allow_insecure_http
+        check_url(config.url, allow_insecure_http=insecure, key="adapters.webhook.url")
         if config.state_url:
-            _check_url(config.state_url, config.allow_insecure_http, "adapters.webhook.state_url")
+            check_url(
+                config.state_url, allow_insecure_http=insecure, key="adapters.webhook.state_url"
+            )
         secret = os.environ.get(config.secret_env, "")
         if not secret.startswith("whsec_"):
             raise ConfigError(
