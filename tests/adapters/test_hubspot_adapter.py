@@ -357,3 +357,51 @@ def test_listing_restarts_queries_past_the_search_result_cap(
     owned = [r.complaint_id for r in adapter.list_owned()]
     assert sorted(owned) == [f"CAP-{i:05d}" for i in range(1050)]
     assert adapter.calls - calls <= 1050 // 200 + 3  # 200 per request, a few restarts
+
+
+def test_contacts_when_enabled(emulator: HubSpotEmulator, store: SqlStateStore) -> None:
+    adapter = make_adapter(emulator, contacts=True)
+    adapter.setup()
+    assert emulator.portal.properties["contacts"]["crm_customer_id"]["hasUniqueValue"]
+    complaints = realistic_complaints(12)
+    first = run_sync(adapter, store, complaints)
+    assert first.created == 12
+    contacts = emulator.portal.live("contacts")
+    assert len(contacts) == 12
+    # By default the contact carries only our customer id: no name, e-mail or phone.
+    assert all(
+        set(c.properties) - {"hs_object_id", "createdate", "hs_lastmodifieddate"}
+        == {"crm_customer_id"}
+        for c in contacts
+    )
+    contact_of = {c.properties["crm_customer_id"]: c.id for c in contacts}
+    for ticket in emulator.portal.live("tickets"):
+        customer = "P-" + ticket.properties["crm_complaint_id"].split("-")[1].lstrip("0").rjust(
+            1, "0"
+        )
+        assert emulator.portal.associated("tickets", ticket.id, "contacts") == {
+            contact_of[customer]: {16}
+        }
+    for task in emulator.portal.live("tasks"):
+        assert len(emulator.portal.associated("tasks", task.id, "contacts")) == 1
+    calls = adapter.calls
+    changed = [edited(c, status="investigating") for c in complaints]
+    run_sync(adapter, store, changed)
+    assert len(emulator.portal.live("contacts")) == 12  # no duplicate contacts on update
+    assert adapter.calls - calls <= 4  # tickets, contacts, tasks; no links again
+
+
+def test_contacts_get_personal_fields_only_when_allowed(
+    emulator: HubSpotEmulator, store: SqlStateStore
+) -> None:
+    from crm_complaints.config import DEFAULT_ALLOWED_FIELDS
+
+    config = HubSpotConfig.model_validate(
+        {"host": emulator.base_url, "owners": {}, "contacts": True}
+    )
+    adapter = HubSpotAdapter(config, allowed_fields=(*DEFAULT_ALLOWED_FIELDS, "customer.email"))
+    adapter.setup()
+    run_sync(adapter, store, realistic_complaints(2))
+    emails = {c.properties.get("email") for c in emulator.portal.live("contacts")}
+    assert emails == {"hanako.yamada@example.jp", "lina@example.cn"}
+    assert all("lastname" not in c.properties for c in emulator.portal.live("contacts"))

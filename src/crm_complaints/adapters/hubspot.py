@@ -38,6 +38,12 @@ from hubspot.crm.associations.v4 import (
 from hubspot.crm.associations.v4 import (
     Configuration as AssociationsConfiguration,
 )
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInputUpsert as ContactUpsertBatch,
+)
+from hubspot.crm.contacts import (
+    SimplePublicObjectBatchInputUpsert as ContactUpsert,
+)
 from hubspot.crm.objects.tasks import (
     BatchInputSimplePublicObjectBatchInputUpsert as TaskUpsertBatch,
 )
@@ -116,6 +122,8 @@ __all__ = [
 
 DEFAULT_HOST = "https://api.hubapi.com"
 TASK_TO_TICKET = 230
+TICKET_TO_CONTACT = 16
+TASK_TO_CONTACT = 204
 MAX_INPUTS = 100
 SEARCH_PAGE = 200
 SEARCH_RESULT_CAP = 10_000
@@ -135,6 +143,9 @@ TICKET_PROPERTIES: tuple[tuple[str, str, str, str, bool], ...] = (
 )
 TASK_PROPERTIES: tuple[tuple[str, str, str, str, bool], ...] = (
     ("crm_task_key", "Complaint task key", "string", "text", True),
+)
+CONTACT_PROPERTIES: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("crm_customer_id", "Complaint customer id", "string", "text", True),
 )
 TICKET_READ_PROPERTIES = [
     "subject",
@@ -209,6 +220,9 @@ class HubSpotConfig(BaseModel):
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
+    contacts: bool = False
+    """Also upsert a contact per customer (keyed on customer.external_id) and link the ticket and
+    its tasks to it. Only allowed fields go on the contact (by default none but the id)."""
     concurrency: int = Field(4, ge=1, le=16)
     """Task requests in flight at once; the rate limiter still caps the request rate."""
 
@@ -263,6 +277,7 @@ class HubSpotAdapter(Adapter):
         self._tasks = client.crm.objects.tasks.batch_api
         self._task_search = client.crm.objects.tasks.search_api
         self._ticket_search = client.crm.tickets.search_api
+        self._contacts_batch = client.crm.contacts.batch_api
         self._associations = client.crm.associations.v4.batch_api
         self._pipelines = client.crm.pipelines.pipelines_api
         self._owners = client.crm.owners.owners_api
@@ -451,7 +466,10 @@ class HubSpotAdapter(Adapter):
         created: list[str] = []
         existing: list[str] = []
         group = self.settings.property_group
-        for object_type, wanted in (("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)):
+        objects = [("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)]
+        if self.settings.contacts:
+            objects.append(("contacts", CONTACT_PROPERTIES))
+        for object_type, wanted in objects:
             groups = self._call(
                 f"read {object_type} property groups",
                 self._groups.get_all,
@@ -604,13 +622,23 @@ class HubSpotAdapter(Adapter):
             results[cid] = PushResult.failed(cid, reject_error)
             live.pop(cid)
 
+        contact_ids = self._contacts(list(live.values()), ticket_ids, reject, fail_rest)
+
         task_ids: dict[str, dict[str, str]] = {}
         pending = []
         for item in live.values():
             for task in item.plan.tasks:
                 done = self._done_tasks.get((task_key(item.complaint_id, task.kind), item.version))
                 ticket = ticket_ids[item.complaint_id]
-                if done is None or self._needs_link(item, task.kind.value, done, ticket):
+                contact = contact_ids.get(item.complaint_id)
+                if (
+                    done is None
+                    or self._needs_link(item, task.kind.value, done, ticket)
+                    or (
+                        contact
+                        and self._needs_link(item, task.kind.value, done, contact, "contact")
+                    )
+                ):
                     pending.append((item, task))
                 else:
                     task_ids.setdefault(item.complaint_id, {})[task.kind.value] = done
@@ -619,13 +647,15 @@ class HubSpotAdapter(Adapter):
             item = live.pop(cid)
             refs = {"ticket": ticket_ids[cid]}
             refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
+            if cid in contact_ids:
+                refs["contact"] = contact_ids[cid]
             results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
         chunks = [
             pending[start : start + MAX_INPUTS] for start in range(0, len(pending), MAX_INPUTS)
         ]
         unfinished: set[str] = set()
         first_error: TransientError | None = None
-        outcomes = self._write_chunks(chunks, ticket_ids, versions)
+        outcomes = self._write_chunks(chunks, ticket_ids, versions, contact_ids)
         for task_chunk, (written, rejections, error) in zip(chunks, outcomes, strict=True):
             for cid, rejection in rejections:
                 reject(cid, rejection)
@@ -645,6 +675,8 @@ class HubSpotAdapter(Adapter):
                 continue
             refs = {"ticket": ticket_ids[cid]}
             refs.update({f"task:{k}": tid for k, tid in task_ids.get(cid, {}).items()})
+            if cid in contact_ids:
+                refs["contact"] = contact_ids[cid]
             results[cid] = PushResult.synced(cid, refs, created=item.previous is None)
         return [results[item.complaint_id] for item in batch]
 
@@ -653,6 +685,7 @@ class HubSpotAdapter(Adapter):
         chunks: list[list[tuple[PlannedComplaint, PlannedTask]]],
         ticket_ids: Mapping[str, str],
         versions: Mapping[str, str],
+        contact_ids: Mapping[str, str],
     ) -> list[_ChunkOutcome]:
         """Upsert and link each chunk of ≤ 100 tasks, ``concurrency`` chunks at a time.
 
@@ -702,7 +735,7 @@ class HubSpotAdapter(Adapter):
                     raise TransientError(
                         f"no task result for {len(missing)} task(s)", adapter=self.name
                     )
-                self._associate(linkable, ticket_ids, written, collect)
+                self._associate(linkable, ticket_ids, written, collect, contact_ids)
             except TransientError as exc:
                 if isinstance(exc, RateLimitedError):
                     stop.set()
@@ -714,6 +747,96 @@ class HubSpotAdapter(Adapter):
             return [write(chunk) for chunk in chunks]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot") as pool:
             return list(pool.map(write, chunks))
+
+    def _contacts(
+        self,
+        items: list[PlannedComplaint],
+        ticket_ids: Mapping[str, str],
+        reject: Callable[[str, RejectedError], None],
+        fail_rest: Callable[[TransientError], None],
+    ) -> dict[str, str]:
+        """Upsert one contact per customer and link each ticket to it (when enabled)."""
+        if not self.settings.contacts:
+            return {}
+        with_customer = [
+            i for i in items if i.complaint.customer and i.complaint.customer.external_id
+        ]
+        contact_ids: dict[str, str] = {}
+        try:
+            for start in range(0, len(with_customer), MAX_INPUTS):
+                chunk = with_customer[start : start + MAX_INPUTS]
+                contact_ids.update(self._upsert_contacts(chunk, reject))
+            links = [
+                (item.complaint_id, ticket_ids[item.complaint_id], contact_ids[item.complaint_id])
+                for item in with_customer
+                if item.complaint_id in contact_ids
+                and self._needs_link(
+                    item,
+                    "ticket",
+                    ticket_ids[item.complaint_id],
+                    contact_ids[item.complaint_id],
+                    "contact",
+                )
+            ]
+            for start in range(0, len(links), MAX_INPUTS):
+                self._link(
+                    links[start : start + MAX_INPUTS],
+                    "tickets",
+                    "contacts",
+                    TICKET_TO_CONTACT,
+                    reject,
+                )
+        except TransientError as exc:
+            fail_rest(exc)
+        return contact_ids
+
+    def _upsert_contacts(
+        self, items: list[PlannedComplaint], reject: Callable[[str, RejectedError], None]
+    ) -> dict[str, str]:
+        by_customer: dict[str, list[str]] = {}
+        inputs: dict[str, ContactUpsert] = {}
+        for item in items:
+            customer = item.complaint.customer
+            assert customer is not None and customer.external_id
+            by_customer.setdefault(customer.external_id, []).append(item.complaint_id)
+            view = allowed_view(item.complaint, self.allowed_fields).get("customer", {})
+            props = {"crm_customer_id": customer.external_id}
+            if "email" in view:
+                props["email"] = view["email"]
+            if "phone" in view:
+                props["phone"] = view["phone"]
+            if "name" in view:
+                props["lastname"] = view["name"]  # one field: name order differs by language
+            inputs[customer.external_id] = ContactUpsert(
+                id=customer.external_id,
+                id_property="crm_customer_id",
+                object_write_trace_id=customer.external_id,
+                properties=props,
+            )
+        try:
+            answer = self._call_json(
+                "upsert contacts",
+                self._contacts_batch.upsert,
+                batch_input_simple_public_object_batch_input_upsert=ContactUpsertBatch(
+                    inputs=list(inputs.values())
+                ),
+            )
+        except RejectedError as exc:
+            for complaint_ids in by_customer.values():
+                for cid in complaint_ids:
+                    reject(cid, _for(exc, cid))
+            return {}
+        ids: dict[str, str] = {}
+        for result in answer.get("results", []):
+            customer_id = result.get("objectWriteTraceId") or result["properties"].get(
+                "crm_customer_id"
+            )
+            for cid in by_customer.get(customer_id, []):
+                ids[cid] = str(result["id"])
+        for trace, error in self._errors_by_trace(answer, "contact"):
+            for cid in by_customer.get(trace, []):
+                reject(cid, _for(error, cid))
+        return ids
 
     def _upsert_tickets(
         self, items: list[PlannedComplaint], reject: Callable[[str, RejectedError], None]
@@ -800,44 +923,59 @@ class HubSpotAdapter(Adapter):
         ticket_ids: Mapping[str, str],
         task_ids: Mapping[str, Mapping[str, str]],
         reject: Callable[[str, RejectedError], None],
+        contact_ids: Mapping[str, str] | None = None,
     ) -> None:
-        """Link tasks to tickets: only those not linked by a push we know completed."""
-        pairs: list[tuple[str, str, str]] = []
+        """Link tasks to tickets (and to contacts): only links not made by a push we know
+        completed, or by an earlier attempt of this one."""
+        to_tickets: list[tuple[str, str, str]] = []
+        to_contacts: list[tuple[str, str, str]] = []
         for item, task in chunk:
             cid = item.complaint_id
             tid = task_ids.get(cid, {}).get(task.kind.value)
             if tid is None or cid not in ticket_ids:
                 continue
-            previous = item.previous or {}
-            if (
-                previous.get("ticket") == ticket_ids[cid]
-                and previous.get(f"task:{task.kind}") == tid
-            ):
-                continue
-            pairs.append((cid, tid, ticket_ids[cid]))
+            if self._needs_link(item, task.kind.value, tid, ticket_ids[cid]):
+                to_tickets.append((cid, tid, ticket_ids[cid]))
+            contact = (contact_ids or {}).get(cid)
+            if contact and self._needs_link(item, task.kind.value, tid, contact, "contact"):
+                to_contacts.append((cid, tid, contact))
+        self._link(to_tickets, "tasks", "tickets", TASK_TO_TICKET, reject)
+        self._link(to_contacts, "tasks", "contacts", TASK_TO_CONTACT, reject)
+
+    def _link(
+        self,
+        pairs: list[tuple[str, str, str]],
+        from_type: str,
+        to_type: str,
+        type_id: int,
+        reject: Callable[[str, RejectedError], None],
+    ) -> None:
+        """One v4 batch association request for up to 100 (complaint, from, to) pairs."""
         if not pairs:
             return
+        models = self._link_models
         inputs = [
             PublicAssociationMultiPost(
-                _from=PublicObjectId(id=tid, local_vars_configuration=self._link_models),
-                to=PublicObjectId(id=ticket, local_vars_configuration=self._link_models),
+                _from=PublicObjectId(id=source, local_vars_configuration=models),
+                to=PublicObjectId(id=target, local_vars_configuration=models),
                 types=[
                     AssociationSpec(
                         association_category="HUBSPOT_DEFINED",
-                        association_type_id=TASK_TO_TICKET,
-                        local_vars_configuration=self._link_models,
+                        association_type_id=type_id,
+                        local_vars_configuration=models,
                     )
                 ],
-                local_vars_configuration=self._link_models,
+                local_vars_configuration=models,
             )
-            for _, tid, ticket in pairs
+            for _, source, target in pairs
         ]
+        what = f"associate {from_type} with {to_type}"
         try:
             answer = self._call_json(
-                "associate tasks",
+                what,
                 self._associations.create,
-                from_object_type="tasks",
-                to_object_type="tickets",
+                from_object_type=from_type,
+                to_object_type=to_type,
                 batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(
                     inputs=inputs
                 ),
@@ -846,20 +984,24 @@ class HubSpotAdapter(Adapter):
             for cid in {c for c, _, _ in pairs}:
                 reject(cid, _for(exc, cid))
             return
-        by_task = {tid: cid for cid, tid, _ in pairs}
-        self._done_links.update((tid, ticket) for _, tid, ticket in pairs)
+        by_source = {source: cid for cid, source, _ in pairs}
+        self._done_links.update((source, target) for _, source, target in pairs)
         for error in answer.get("errors", []):
-            for tid in (error.get("context") or {}).get("fromObjectId", []):
-                linked = by_task.get(str(tid))
+            for source in (error.get("context") or {}).get("fromObjectId", []):
+                linked = by_source.get(str(source))
                 if linked:
-                    reject(linked, self._rejected("task association", error, linked))
+                    reject(linked, self._rejected(what, error, linked))
 
-    def _needs_link(self, item: PlannedComplaint, kind: str, task_id: str, ticket_id: str) -> bool:
-        """False when a completed push (state refs) or an earlier attempt already linked it."""
+    def _needs_link(
+        self, item: PlannedComplaint, kind: str, source: str, target: str, to: str = "ticket"
+    ) -> bool:
+        """False when a completed push (state refs) or an earlier attempt already linked it.
+        ``kind`` names the source in the refs (a task kind, or "ticket")."""
         previous = item.previous or {}
-        if previous.get("ticket") == ticket_id and previous.get(f"task:{kind}") == task_id:
+        source_ref = "ticket" if kind == "ticket" else f"task:{kind}"
+        if previous.get(to) == target and previous.get(source_ref) == source:
             return False
-        return (task_id, ticket_id) not in self._done_links
+        return (source, target) not in self._done_links
 
     def _errors_by_trace(
         self, answer: Mapping[str, Any], what: str
