@@ -57,24 +57,19 @@ class Harness(Protocol):
 
     def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter:
         """A fresh adapter connected to the double (setup not yet run)."""
-        ...
 
     def remote_count(self, complaint_id: str) -> int:
         """How many primary remote objects (tickets) the double holds for this complaint."""
-        ...
 
     def remote_version(self, complaint_id: str) -> str | None:
         """The complaint version the double holds, as the adapter wrote it; None if absent."""
-        ...
 
     def received_text(self) -> str:
         """Everything the double received or holds, as text (to look for personal data)."""
-        ...
 
     def inject(self, failure: Failure, complaint_id: str) -> None:
         """Make the double's next answer about this complaint a failure of that kind: a 5xx,
         a 429, or a per-record refusal (400/422)."""
-        ...
 
 
 def planned(
@@ -262,7 +257,7 @@ class AdapterConformance:
 
     @pytest.fixture
     def harness(self) -> Iterator[Harness]:
-        raise NotImplementedError("provide a `harness` fixture for your adapter")  # abstract
+        pytest.fail("override the `harness` fixture: it tells the kit about your adapter")
 
     def test_setup_is_idempotent(self, harness: Harness) -> None:
         check_setup_is_idempotent(harness)
