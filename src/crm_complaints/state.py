@@ -429,9 +429,11 @@ class SqlStateStore(StateStore):
 
     @contextmanager
     def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """An OS file lock beside the SQLite file: released by the kernel even on SIGKILL."""
+        """An OS file lock beside the SQLite file: released by the kernel even on SIGKILL.
+        On PostgreSQL, a session advisory lock (released when the connection dies)."""
         if self.lock_path is None:
-            yield
+            with self._database_lock(wait_seconds):
+                yield
             return
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -452,6 +454,25 @@ class SqlStateStore(StateStore):
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+    @contextmanager
+    def _database_lock(self, wait_seconds: float) -> Iterator[None]:
+        if self.engine.dialect.name != "postgresql":
+            raise StateError(
+                f"no run lock for a {self.engine.dialect.name} state store: use SQLite "
+                "(state.path) or PostgreSQL"
+            )
+        key = 0x63726D63  # "crmc": one lock per database
+        deadline = time.monotonic() + wait_seconds
+        with self.engine.connect() as conn:
+            while not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+                if time.monotonic() >= deadline:
+                    raise LockHeldError("another crm-complaints run holds the state lock")
+                time.sleep(0.2)
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
     def close(self) -> None:
         self.engine.dispose()
@@ -484,5 +505,8 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
 def open_store(path: Path | str | None = None, url: str | None = None) -> SqlStateStore:
     """Open (and migrate) the store: a SQLAlchemy ``url`` wins, else a SQLite file at ``path``."""
     if url:
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            return SqlStateStore.sqlite(parsed.database)  # same file lock as state.path
         return SqlStateStore(url)
     return SqlStateStore.sqlite(path or "crm-complaints.db")

@@ -83,3 +83,23 @@ def test_large_id_lists_are_chunked(store: SqlStateStore) -> None:
     store.mark_pending("webhook", versions)
     assert len(store.get_many("webhook", list(versions))) == 1500
     assert sum(1 for _ in store.all_records("webhook")) == 1500
+
+
+def test_a_sqlite_url_gets_the_same_file_lock(tmp_path: Path) -> None:
+    first = open_store(url=f"sqlite:///{tmp_path / 'u.db'}")
+    second = open_store(tmp_path / "u.db")
+    with first.run_lock(), pytest.raises(LockHeldError):
+        with second.run_lock():
+            pass
+    first.close()
+    second.close()
+
+
+def test_a_store_without_a_lock_mechanism_refuses_to_run() -> None:
+    from crm_complaints.errors import StateError
+
+    memory = open_store(url="sqlite://")
+    with pytest.raises(StateError, match="no run lock"):
+        with memory.run_lock():
+            pass
+    memory.close()
