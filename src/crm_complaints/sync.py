@@ -188,6 +188,9 @@ class _Engine:
         except AuthError as exc:
             summary.stopped = "auth"
             outcome_error = exc
+        except Exception as exc:
+            summary.stopped = f"error: {type(exc).__name__}"  # the run record must not say ok
+            raise
         finally:
             if self._in_flight is not None:  # the main thread failed: let the push finish
                 try:

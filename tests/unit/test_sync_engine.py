@@ -205,3 +205,17 @@ def test_a_second_run_on_the_same_state_is_refused(store: SqlStateStore) -> None
         release.set()
         thread.join()
     assert run(FakeAdapter(), store, realistic_complaints(1)).created == 1
+
+
+def test_an_unexpected_error_is_raised_and_the_run_is_not_recorded_ok(
+    store: SqlStateStore,
+) -> None:
+    class Exploding(FakeAdapter):
+        def push(self, batch: Any) -> Any:
+            raise ValueError("bug in an adapter")
+
+    with pytest.raises(ValueError, match="bug in an adapter"):
+        run(Exploding(), store, realistic_complaints(3))
+    assert store.recent_runs(1)[0].outcome == "stopped"
+    # Write-ahead: the complaints are pending, so the next run pushes them again.
+    assert {r.state for r in store.problem_records()} == {RecordState.PENDING}
