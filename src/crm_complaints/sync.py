@@ -253,7 +253,8 @@ class _Engine:
                 self._count("quarantined" if quarantined else "unchanged")
                 continue
             previous = record.refs if record is not None and record.synced_hash else None
-            todo.append(PlannedComplaint(complaint, plan, version, previous))
+            redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
+            todo.append(PlannedComplaint(complaint, plan, version, previous, redelivery=redelivery))
         if not todo:
             return
         if self.dry_run:

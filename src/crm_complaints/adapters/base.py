@@ -102,6 +102,10 @@ class PlannedComplaint:
     attempt: int = 0
     """0 on the first push of this version in a run; the engine's retry number after that.
     An adapter may skip writes it already completed for this version in an earlier attempt."""
+    redelivery: str = ""
+    """Non-empty when the engine re-sends a version on purpose (reconciliation's repair). An
+    adapter that de-duplicates deliveries by version must treat it as a new delivery; it is
+    the same across retries within one run."""
 
     @property
     def complaint_id(self) -> str:

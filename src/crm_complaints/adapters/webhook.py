@@ -50,9 +50,12 @@ class WebhookConfig(BaseModel):
     """Optional GET endpoint answering ``?id=…`` with what the receiver holds (reconciliation)."""
 
 
-def event_id(complaint_id: str, version: str) -> str:
-    """Deterministic per complaint version: receivers de-duplicate on it."""
-    digest = hashlib.sha256(f"{complaint_id}\x00{version}".encode()).hexdigest()[:32]
+def event_id(complaint_id: str, version: str, redelivery: str = "") -> str:
+    """Deterministic per complaint version (and deliberate redelivery): receivers de-duplicate
+    on it, so retries and reruns are seen once, and a repair is seen again."""
+    digest = hashlib.sha256(f"{complaint_id}\x00{version}\x00{redelivery}".encode()).hexdigest()[
+        :32
+    ]
     return f"msg_{digest}"
 
 
@@ -106,7 +109,7 @@ class WebhookAdapter(Adapter):
 
     def event(self, item: PlannedComplaint) -> tuple[str, bytes]:
         """The event id and body for one complaint version (pure; used by tests too)."""
-        message_id = event_id(item.complaint_id, item.version)
+        message_id = event_id(item.complaint_id, item.version, item.redelivery)
         payload = {
             "type": "complaint.created" if item.is_new else "complaint.updated",
             "id": message_id,
