@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,6 +186,27 @@ def _adapter(name: str, settings: Settings) -> Adapter:
         raise typer.Exit(EXIT_USAGE) from exc
 
 
+@contextmanager
+def _session(adapter: str, settings: Settings) -> Iterator[tuple[Adapter, SqlStateStore]]:
+    """An adapter and the state store for one run; run errors become exit codes."""
+    remote = _adapter(adapter, settings)
+    store = _store(settings)
+    try:
+        yield remote, store
+    except LockHeldError as exc:
+        err.print(f"[yellow]locked[/yellow] {exc}; try again when it has finished")
+        raise typer.Exit(EXIT_LOCKED) from exc
+    except AuthError as exc:
+        err.print(f"[red]auth error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    except ConfigError as exc:  # e.g. a mapping the CRM's portal lacks, found at discovery
+        err.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    finally:
+        remote.close()
+        store.close()
+
+
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -229,21 +252,10 @@ def sync_command(
     _configure_logging(verbose)
     _require_file(source)
     settings = _settings(config)
-    remote = _adapter(adapter, settings)
-    store = _store(settings)
-    try:
+    with _session(adapter, settings) as (remote, store):
         summary = _run_with_progress(
             source, settings, remote, store, dry_run, batch_size, show=output_format == "text"
         )
-    except LockHeldError as exc:
-        err.print(f"[yellow]locked[/yellow] {exc}; try again when it has finished")
-        raise typer.Exit(EXIT_LOCKED) from exc
-    except AuthError as exc:
-        err.print(f"[red]auth error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    finally:
-        remote.close()
-        store.close()
     if output_format == "json":
         print(_summary_json(summary))
     else:
@@ -445,9 +457,7 @@ def reconcile_command(
     _configure_logging(verbose)
     _require_file(source)
     settings = _settings(config)
-    remote = _adapter(adapter, settings)
-    store = _store(settings)
-    try:
+    with _session(adapter, settings) as (remote, store):
         report = reconcile(
             read_complaints(source, settings.csv),
             adapter=remote,
@@ -458,15 +468,6 @@ def reconcile_command(
             retry=RetryPolicy.from_config(settings.sync),
             lock_wait_seconds=settings.state.lock_wait_seconds,
         )
-    except LockHeldError as exc:
-        err.print(f"[yellow]locked[/yellow] {exc}; try again when it has finished")
-        raise typer.Exit(EXIT_LOCKED) from exc
-    except (AuthError, ConfigError) as exc:
-        err.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    finally:
-        remote.close()
-        store.close()
     if output_format == "text" and output is None:
         render_text(report, Console())
     else:

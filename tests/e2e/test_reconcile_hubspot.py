@@ -213,3 +213,22 @@ def test_cli_reconcile_formats_and_exit_codes(emulator: HubSpotEmulator, tmp_pat
     assert "<svg" in page and "Overdue work" in page and "<script" not in page
     text = runner.invoke(app, ["reconcile", *base], env={"COLUMNS": "200"})
     assert text.exit_code == 5 and "Overdue work" in text.stdout
+
+
+def test_cli_mapping_error_found_at_discovery_is_a_config_error(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "complaints.jsonl"
+    source.write_text(realistic_complaints(1)[0].model_dump_json() + "\n", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[state]\npath = "{tmp_path / "state.db"}"\n'
+        f'[adapters.hubspot]\nhost = "{emulator.base_url}"\n'
+        '[adapters.hubspot.owners]\nphysician = "nobody@clinic.example"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["sync", "--source", str(source), "--adapter", "hubspot", "--config", str(config)]
+    )
+    assert result.exit_code == 2
+    assert "adapters.hubspot.owners.physician" in result.stderr

@@ -1025,25 +1025,12 @@ class HubSpotAdapter(Adapter):
     # -- reading back -----------------------------------------------------------------------
     def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
         """Batch read tickets by complaint id and their tasks by task key, 100 per request."""
-        ids = list(refs)
         tickets: dict[str, Any] = {}
-        for start in range(0, len(ids), MAX_INPUTS):
-            chunk = ids[start : start + MAX_INPUTS]
-            answer = self._call_json(
-                "read tickets",
-                self._tickets.read,
-                batch_read_input_simple_public_object_id=TicketReadBatch(
-                    id_property="crm_complaint_id",
-                    inputs=[TicketId(id=cid) for cid in chunk],
-                    properties=TICKET_READ_PROPERTIES,
-                    properties_with_history=[],
-                ),
-                archived=False,
-            )
-            for result in answer.get("results", []):
-                cid = result["properties"].get("crm_complaint_id")
-                if cid:
-                    tickets[cid] = result
+        for result in self._read_by(
+            "tickets", self._tickets.read, TicketReadBatch, TicketId, "crm_complaint_id",
+            list(refs), TICKET_READ_PROPERTIES,
+        ):  # fmt: skip
+            tickets[result["properties"]["crm_complaint_id"]] = result
         keys = [
             task_key(cid, ref.split(":", 1)[1])
             for cid in tickets
@@ -1051,24 +1038,13 @@ class HubSpotAdapter(Adapter):
             if ref.startswith("task:")
         ]
         tasks: dict[str, dict[str, dict[str, Any]]] = {}
-        for start in range(0, len(keys), MAX_INPUTS):
-            chunk = keys[start : start + MAX_INPUTS]
-            answer = self._call_json(
-                "read tasks",
-                self._tasks.read,
-                batch_read_input_simple_public_object_id=TaskReadBatch(
-                    id_property="crm_task_key",
-                    inputs=[TaskId(id=k) for k in chunk],
-                    properties=TASK_READ_PROPERTIES,
-                    properties_with_history=[],
-                ),
-                archived=False,
-            )
-            for result in answer.get("results", []):
-                props = result["properties"]
-                key = props.get("crm_task_key") or ""
-                cid, _, kind = key.rpartition(":")
-                tasks.setdefault(cid, {})[kind] = {"id": str(result["id"]), **props}
+        for result in self._read_by(
+            "tasks", self._tasks.read, TaskReadBatch, TaskId, "crm_task_key",
+            keys, TASK_READ_PROPERTIES,
+        ):  # fmt: skip
+            props = result["properties"]
+            cid, _, kind = props["crm_task_key"].rpartition(":")
+            tasks.setdefault(cid, {})[kind] = {"id": str(result["id"]), **props}
         return {
             cid: self._record(cid, ticket, tasks.get(cid, {})) for cid, ticket in tickets.items()
         }
@@ -1175,6 +1151,34 @@ class HubSpotAdapter(Adapter):
             if not following:
                 return
             after = str(following)
+
+    def _read_by(
+        self,
+        what: str,
+        method: Callable[..., Any],
+        batch_model: Callable[..., Any],
+        id_model: Callable[..., Any],
+        id_property: str,
+        values: list[str],
+        properties: list[str],
+    ) -> Iterator[dict[str, Any]]:
+        """Objects whose unique ``id_property`` is one of ``values``, 100 per request."""
+        for start in range(0, len(values), MAX_INPUTS):
+            chunk = values[start : start + MAX_INPUTS]
+            answer = self._call_json(
+                f"read {what}",
+                method,
+                batch_read_input_simple_public_object_id=batch_model(
+                    id_property=id_property,
+                    inputs=[id_model(id=value) for value in chunk],
+                    properties=properties,
+                    properties_with_history=[],
+                ),
+                archived=False,
+            )
+            for result in answer.get("results", []):
+                if result["properties"].get(id_property):
+                    yield result
 
     def list_owned(self) -> Iterator[RemoteRecord]:
         """Every ticket carrying our external id, 200 to a request through search.
