@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer.main
 from pydantic import BaseModel
 
@@ -59,3 +61,27 @@ def test_readme_opens_with_the_two_commands() -> None:
     head = README.splitlines()[:8]
     assert any(line.startswith("make demo") for line in head)
     assert any(line.startswith("make test") for line in head)
+
+
+def test_readme_library_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Any
+) -> None:
+    from tests.conftest import realistic_complaints
+
+    code = README.split("```python\n", 1)[1].split("```", 1)[0]
+    folder = tmp_path
+    (folder / "config.toml").write_text(
+        f'[state]\npath = "{folder / "state.db"}"\n'
+        f'[adapters.hubspot]\nhost = "{emulator.base_url}"\n',
+        encoding="utf-8",
+    )
+    (folder / "complaints.jsonl").write_text(
+        "".join(c.model_dump_json() + "\n" for c in realistic_complaints(5)), encoding="utf-8"
+    )
+    monkeypatch.chdir(folder)
+    from crm_complaints.adapters import create_adapter
+    from crm_complaints.config import load_settings
+
+    with create_adapter("hubspot", load_settings("config.toml")) as adapter:
+        adapter.setup()
+    exec(compile(code, "README.md", "exec"), {})
