@@ -273,7 +273,6 @@ class HubSpotAdapter(Adapter):
         client = HubSpot(access_token=token, host=host, retry=no_retries)
         # Cache the API objects: every attribute access on the SDK builds a new pool.
         self._tickets = client.crm.tickets.batch_api
-        self._tickets_basic = client.crm.tickets.basic_api
         self._tasks = client.crm.objects.tasks.batch_api
         self._task_search = client.crm.objects.tasks.search_api
         self._ticket_search = client.crm.tickets.search_api

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
@@ -450,9 +449,6 @@ class HubSpotEmulator:
         return _json(201, group)
 
     # -- objects ------------------------------------------------------------------------------
-    def _object_json(self, obj: StoredObject, wanted: list[str] | None) -> dict[str, Any]:
-        return obj.as_json(wanted)
-
     def _objects_list(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
         limit = min(int(request.args.get("limit", 10)), 100)
@@ -463,7 +459,7 @@ class HubSpotEmulator:
         if after:
             live = [o for o in live if int(o.id) > int(after)]
         page = live[:limit]
-        body: dict[str, Any] = {"results": [self._object_json(o, wanted) for o in page]}
+        body: dict[str, Any] = {"results": [o.as_json(wanted) for o in page]}
         if len(live) > limit:
             body["paging"] = {"next": {"after": page[-1].id}}
         return _json(200, body)
@@ -872,8 +868,3 @@ def running_emulator(portal: Portal | None = None, **kw: Any) -> Iterator[HubSpo
         yield emulator
     finally:
         emulator.stop()
-
-
-def parse_base_url(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
