@@ -1,8 +1,9 @@
 """Business calendars: opening hours, public holidays and closures per clinic, and due-date math.
 
-Due dates beyond the first response respect the clinic's calendar (DOMAIN rule 9): "the closing
-time of the Nth business day after the day received" lands on the last opening minute of that day
-in the clinic's own time zone. Pure functions of their inputs; no I/O but the ``holidays`` tables.
+Due dates beyond the first response are counted in the clinic's business days, not calendar
+days: "the closing time of the Nth business day after the day received" is the end of the last
+opening interval of that day, in the clinic's own time zone. Pure functions of their inputs; no
+I/O but the ``holidays`` tables.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class OpeningInterval:
         return cls(start, end)
 
 
+# Unless a clinic configures its own hours: a common clinic week in Japan (the default country
+# and zone), morning and afternoon sessions with a lunch break, Monday to Saturday, Sunday closed.
 _MORNING = OpeningInterval(time(8, 0), time(12, 0))
 _AFTERNOON = OpeningInterval(time(13, 30), time(17, 0))
 DEFAULT_HOURS: Mapping[str, tuple[OpeningInterval, ...]] = {

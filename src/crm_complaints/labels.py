@@ -1,8 +1,10 @@
-"""Clinic-facing labels in en, ja, zh-Hans and zh-Hant, in the words of the source documents.
+"""Clinic-facing labels in en, ja, zh-Hans and zh-Hant.
 
-The seeds name the departments 受付 / 櫃檯, 美容師・護理師, 醫師 and 管理層, the complaint
-directions 醫療質量・產品價格・服務態度・其他, and the dermatology cases 療程效果未達預期,
-雷射術後紅腫 and 產品使用後過敏. Anything not in the seeds uses the plainest clinic wording.
+Every category, channel, department and task has a fixed label in each of the four languages,
+worded as clinic staff say it (e.g. 受付 / 櫃檯 for the front desk, 療程效果未達預期 for a treatment
+that fell short), plain wording otherwise. The language comes from the complaint's BCP 47 tag:
+``ja`` → ja; ``zh`` with ``Hant`` or a TW/HK/MO region → zh-Hant, other ``zh`` → zh-Hans;
+anything else, or no tag, → en.
 """
 
 from __future__ import annotations

@@ -13,12 +13,7 @@ from typing import Any
 from .errors import ConfigError
 from .schema import Complaint
 
-__all__ = ["PERSONAL_FIELDS", "allowed_view", "check_allowlist"]
-
-# Fields that identify or describe a person; used by tests and by the log redaction checks.
-PERSONAL_FIELDS: frozenset[str] = frozenset(
-    {"customer.name", "customer.email", "customer.phone", "reporter.name", "description"}
-)
+__all__ = ["allowed_view", "check_allowlist"]
 
 
 def _known_paths() -> set[str]:

@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from .config import CsvConfig
+from .quarantine import FieldProblem, QuarantineEntry
 from .schema import Complaint
 
 __all__ = [
@@ -29,32 +30,6 @@ __all__ = [
     "read_csv",
     "read_jsonl",
 ]
-
-
-class FieldProblem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    field: str
-    message: str
-
-
-class QuarantineEntry(BaseModel):
-    """A record that could not be used, and why. Holds no field values."""
-
-    model_config = ConfigDict(frozen=True)
-
-    source: str
-    line: int
-    complaint_id: str | None
-    problems: tuple[FieldProblem, ...]
-
-    @property
-    def field(self) -> str:
-        return self.problems[0].field
-
-    @property
-    def message(self) -> str:
-        return "; ".join(f"{p.field}: {p.message}" for p in self.problems)
 
 
 ReadResult = Complaint | QuarantineEntry

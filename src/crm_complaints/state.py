@@ -29,14 +29,16 @@ from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import LockHeldError, StateError
-from .readers import QuarantineEntry
+from .quarantine import QuarantineEntry
 
 __all__ = [
+    "FailedWrite",
     "RecordState",
     "RunRecord",
     "SqlStateStore",
     "StateStore",
     "StoredRecord",
+    "SyncedWrite",
     "open_store",
 ]
 
@@ -46,6 +48,24 @@ class RecordState(StrEnum):
     SYNCED = "synced"  # the remote confirmed ``synced_hash``
     QUARANTINED = "quarantined"  # the remote rejected ``pending_hash``; needs a changed record
     FAILED = "failed"  # retries ran out this run; the next run tries again
+
+
+@dataclass(frozen=True)
+class SyncedWrite:
+    """The remote confirmed ``version`` of a complaint; ``refs`` are its ids over there."""
+
+    version: str
+    refs: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class FailedWrite:
+    """Writing ``version`` failed with ``error``; ``quarantined`` when the remote rejected it
+    (retrying the same version cannot help), otherwise it is left for the next run."""
+
+    version: str
+    error: str
+    quarantined: bool
 
 
 @dataclass(frozen=True)
@@ -87,11 +107,10 @@ class StateStore(ABC):
     def record_results(
         self,
         adapter: str,
-        synced: Mapping[str, tuple[str, Mapping[str, str]]],
-        failed: Mapping[str, tuple[str, str, bool]],
+        synced: Mapping[str, SyncedWrite],
+        failed: Mapping[str, FailedWrite],
     ) -> None:
-        """Commit outcomes: ``synced`` id → (version, refs); ``failed`` id → (version, error,
-        quarantined?). One transaction."""
+        """Commit outcomes by complaint id, ``synced`` and ``failed``, in one transaction."""
 
     @abstractmethod
     def start_run(self, kind: str, adapter: str) -> int: ...
@@ -295,8 +314,8 @@ class SqlStateStore(StateStore):
     def record_results(
         self,
         adapter: str,
-        synced: Mapping[str, tuple[str, Mapping[str, str]]],
-        failed: Mapping[str, tuple[str, str, bool]],
+        synced: Mapping[str, SyncedWrite],
+        failed: Mapping[str, FailedWrite],
     ) -> None:
         now = _now()
         key = (records.c.adapter == adapter,)
@@ -319,10 +338,10 @@ class SqlStateStore(StateStore):
                     [
                         {
                             "b_id": cid,
-                            "b_version": version,
-                            "b_refs": json.dumps(dict(refs), sort_keys=True),
+                            "b_version": write.version,
+                            "b_refs": json.dumps(dict(write.refs), sort_keys=True),
                         }
-                        for cid, (version, refs) in synced.items()
+                        for cid, write in synced.items()
                     ],
                 )
             if failed:
@@ -339,13 +358,13 @@ class SqlStateStore(StateStore):
                     [
                         {
                             "b_id": cid,
-                            "b_version": version,
-                            "b_error": error,
+                            "b_version": write.version,
+                            "b_error": write.error,
                             "b_state": (
-                                RecordState.QUARANTINED if quarantined else RecordState.FAILED
+                                RecordState.QUARANTINED if write.quarantined else RecordState.FAILED
                             ).value,
                         }
-                        for cid, (version, error, quarantined) in failed.items()
+                        for cid, write in failed.items()
                     ],
                 )
 

@@ -24,7 +24,7 @@ from .policy import Policy
 from .readers import FieldProblem, QuarantineEntry, ReadResult
 from .retry import RetryPolicy
 from .schema import Complaint, canonical_hash
-from .state import RecordState, StateStore, StoredRecord
+from .state import FailedWrite, RecordState, StateStore, StoredRecord, SyncedWrite
 
 __all__ = ["Action", "PlannedAction", "SyncSummary", "sync"]
 
@@ -303,8 +303,8 @@ class _Engine:
         results: list[PushResult],
         last_errors: dict[str, str],
     ) -> set[str]:
-        synced: dict[str, tuple[str, dict[str, str]]] = {}
-        rejected: dict[str, tuple[str, str, bool]] = {}
+        synced: dict[str, SyncedWrite] = {}
+        rejected: dict[str, FailedWrite] = {}
         again: set[str] = set()
         answered: set[str] = set()
         for result in results:
@@ -313,11 +313,11 @@ class _Engine:
                 continue  # an adapter answering for something we did not send is ignored
             answered.add(result.complaint_id)
             if result.outcome is Outcome.SYNCED:
-                synced[item.complaint_id] = (item.version, dict(result.refs))
+                synced[item.complaint_id] = SyncedWrite(item.version, dict(result.refs))
                 self._count("created" if item.is_new else "updated")
             elif result.outcome is Outcome.REJECTED:
                 reason = str(result.error) if result.error else "rejected"
-                rejected[item.complaint_id] = (item.version, reason, True)
+                rejected[item.complaint_id] = FailedWrite(item.version, reason, quarantined=True)
                 self._count("quarantined")
                 log.warning("rejected by %s: %s", self.adapter.name, reason)
             else:
@@ -336,7 +336,7 @@ class _Engine:
             return
         self._count("failed", len(outstanding))
         failed = {
-            cid: (item.version, errors.get(cid, "failed"), False)
+            cid: FailedWrite(item.version, errors.get(cid, "failed"), quarantined=False)
             for cid, item in outstanding.items()
         }
         for cid in outstanding:

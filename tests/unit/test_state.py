@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from crm_complaints.errors import LockHeldError
-from crm_complaints.state import MIGRATIONS, RecordState, SqlStateStore, open_store
+from crm_complaints.state import (
+    MIGRATIONS,
+    FailedWrite,
+    RecordState,
+    SqlStateStore,
+    SyncedWrite,
+    open_store,
+)
 
 
 def test_file_is_sqlite_in_wal_mode_with_recorded_migrations(tmp_path: Path) -> None:
@@ -30,13 +37,16 @@ def test_write_ahead_then_commit(store: SqlStateStore) -> None:
     assert {r.state for r in pending.values()} == {RecordState.PENDING}
     assert pending["A"].pending_hash == "v1" and pending["A"].synced_hash is None
     store.record_results(
-        "webhook", {"A": ("v1", {"event": "msg_1"})}, {"B": ("v1", "503 from receiver", False)}
+        "webhook",
+        {"A": SyncedWrite("v1", {"event": "msg_1"})},
+        {"B": FailedWrite("v1", "503 from receiver", quarantined=False)},
     )
     after = store.get_many("webhook", ["A", "B"])
     assert after["A"].state is RecordState.SYNCED and after["A"].synced_hash == "v1"
     assert after["A"].refs == {"event": "msg_1"} and after["A"].synced_at is not None
     assert after["A"].synced_at.tzinfo is not None
     assert after["B"].state is RecordState.FAILED and after["B"].attempts == 1
+    assert (after["B"].pending_hash, after["B"].last_error) == ("v1", "503 from receiver")
     # A new version of A keeps the last synced hash and refs while it is in flight.
     store.mark_pending("webhook", {"A": "v2"})
     in_flight = store.get_many("webhook", ["A"])["A"]

@@ -1,0 +1,42 @@
+"""Quarantine entries: records that could not be used, and why.
+
+A :class:`QuarantineEntry` names where a bad record was found (source and line), its complaint
+id when that much was readable, and one :class:`FieldProblem` per field that was wrong, with a
+message a clinic admin understands. It never quotes the rejected value: that value may be a
+patient's name, phone number or description, and quarantine entries are logged, stored in the
+state database and shown in reports, none of which may carry personal data.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["FieldProblem", "QuarantineEntry"]
+
+
+class FieldProblem(BaseModel):
+    """What is wrong with one field, in clinic words; never the field's value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+
+
+class QuarantineEntry(BaseModel):
+    """A record that could not be used, and why. Holds no field values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    line: int
+    complaint_id: str | None
+    problems: tuple[FieldProblem, ...]
+
+    @property
+    def field(self) -> str:
+        return self.problems[0].field
+
+    @property
+    def message(self) -> str:
+        return "; ".join(f"{p.field}: {p.message}" for p in self.problems)
