@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .calendar import BusinessCalendar
 from .config import Settings, load_settings
 from .errors import (
@@ -16,12 +18,18 @@ from .errors import (
     RejectedError,
     StateError,
     TransientError,
+    WebhookVerificationError,
 )
-from .policy import Plan, PlannedTask, Policy, TaskKind
+from .exit_codes import ExitCode
+from .job import Job
+from .policy import Plan, PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, read_complaints, read_csv, read_jsonl
 from .schema import Complaint
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("crm-complaints")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AdapterError",
@@ -30,9 +38,12 @@ __all__ = [
     "Complaint",
     "ConfigError",
     "CrmComplaintsError",
+    "ExitCode",
+    "Job",
     "LockHeldError",
     "PermanentError",
     "Plan",
+    "PlannedComplaint",
     "PlannedTask",
     "Policy",
     "QuarantineEntry",
@@ -43,6 +54,7 @@ __all__ = [
     "StateError",
     "TaskKind",
     "TransientError",
+    "WebhookVerificationError",
     "__version__",
     "load_settings",
     "read_complaints",

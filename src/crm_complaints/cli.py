@@ -6,10 +6,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,25 +18,34 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from . import __version__
-from .adapters.base import Adapter
-from .adapters.registry import available_adapters, create_adapter
+from .adapters.registry import available_adapters
 from .config import Settings, load_settings
 from .errors import AuthError, ConfigError, LockHeldError, StateError
+from .exit_codes import ExitCode
+from .job import Job
 from .jsonschema_export import SCHEMA_PATH, write_schema
 from .labels import label
 from .policy import Plan, Policy
 from .readers import QuarantineEntry, read_complaints
-from .retry import RetryPolicy
 from .schema import Complaint
-from .state import SqlStateStore, open_store
 from .sync import SyncSummary
-from .sync import sync as run_sync
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_LOCKED = 4
+
+class PlanFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class SummaryFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class ReportFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    HTML = "html"
+
 
 app = typer.Typer(
     name="crm-complaints",
@@ -65,13 +75,13 @@ def _settings(config: Path | None) -> Settings:
         return load_settings(config)
     except ConfigError as exc:
         err.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
+        raise typer.Exit(ExitCode.USAGE) from exc
 
 
 def _require_file(path: Path) -> None:
     if not path.is_file():
         err.print(f"[red]error[/red] {path} is not a readable file")
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def _quarantine_line(entry: QuarantineEntry) -> str:
@@ -89,18 +99,15 @@ def plan(
     source: SourceArgument,
     config: ConfigOption = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table or json (one object per line).")
-    ] = "table",
+        PlanFormat, typer.Option("--format", "-f", help="One object per line with json.")
+    ] = PlanFormat.TABLE,
 ) -> None:
     """Validate complaints and print who must act, how urgently, and by when."""
-    if output_format not in ("table", "json"):
-        err.print("[red]error[/red] --format must be table or json")
-        raise typer.Exit(EXIT_USAGE)
     _require_file(source)
     settings = _settings(config)
-    policy = Policy(settings)
+    policy = Policy.from_settings(settings)
     quarantined = 0
-    table = _plan_table() if output_format == "table" else None
+    table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
     for result in read_complaints(source, settings.csv):
         if isinstance(result, QuarantineEntry):
@@ -114,7 +121,7 @@ def plan(
             _add_plan_row(table, result, planned)
     if table is not None:
         Console().print(table)
-    raise typer.Exit(EXIT_PARTIAL if quarantined else EXIT_OK)
+    raise typer.Exit(ExitCode.PARTIAL if quarantined else ExitCode.OK)
 
 
 def _plan_table() -> Table:
@@ -158,7 +165,7 @@ def validate(source: SourceArgument, config: ConfigOption = None) -> None:
         else:
             good += 1
     err.print(f"{good} valid, {bad} quarantined")
-    raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
+    raise typer.Exit(ExitCode.PARTIAL if bad else ExitCode.OK)
 
 
 @schema_app.command("export")
@@ -170,41 +177,23 @@ def schema_export(
     err.print(f"wrote {path}")
 
 
-def _store(settings: Settings) -> SqlStateStore:
-    try:
-        return open_store(settings.state.path, settings.state.url)
-    except StateError as exc:
-        err.print(f"[red]state error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-
-
-def _adapter(name: str, settings: Settings) -> Adapter:
-    try:
-        return create_adapter(name, settings)
-    except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-
-
 @contextmanager
-def _session(adapter: str, settings: Settings) -> Iterator[tuple[Adapter, SqlStateStore]]:
-    """An adapter and the state store for one run; run errors become exit codes."""
-    remote = _adapter(adapter, settings)
-    store = _store(settings)
+def _run_session() -> Iterator[None]:
+    """Errors that end a run before or during it, as exit codes and one-line messages."""
     try:
-        yield remote, store
+        yield
     except LockHeldError as exc:
         err.print(f"[yellow]locked[/yellow] {exc}; try again when it has finished")
-        raise typer.Exit(EXIT_LOCKED) from exc
+        raise typer.Exit(ExitCode.LOCKED) from exc
+    except StateError as exc:
+        err.print(f"[red]state error[/red] {exc}")
+        raise typer.Exit(ExitCode.USAGE) from exc
     except AuthError as exc:
         err.print(f"[red]auth error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    except ConfigError as exc:  # e.g. a mapping the CRM's portal lacks, found at discovery
+        raise typer.Exit(ExitCode.USAGE) from exc
+    except ConfigError as exc:  # also a mapping the CRM's portal lacks, found at discovery
         err.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    finally:
-        remote.close()
-        store.close()
+        raise typer.Exit(ExitCode.USAGE) from exc
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -238,7 +227,7 @@ def sync_command(
     config: ConfigOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, touch nothing.")] = False,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, max=1000)] = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Push new and changed complaints to a CRM; unchanged ones cost nothing.
@@ -246,17 +235,15 @@ def sync_command(
     Exit codes: 0 all synced, 3 some quarantined or left pending, 4 another run holds the lock,
     2 usage or config, 1 unexpected.
     """
-    if output_format not in ("text", "json"):
-        err.print("[red]error[/red] --format must be text or json")
-        raise typer.Exit(EXIT_USAGE)
     _configure_logging(verbose)
     _require_file(source)
-    settings = _settings(config)
-    with _session(adapter, settings) as (remote, store):
-        summary = _run_with_progress(
-            source, settings, remote, store, dry_run, batch_size, show=output_format == "text"
+    job = Job(_settings(config))
+    show = output_format is SummaryFormat.TEXT and err.is_terminal
+    with _run_session(), _progress(f"sync → {adapter}", show) as on_progress:
+        summary = job.sync(
+            source, adapter=adapter, dry_run=dry_run, batch_size=batch_size, on_progress=on_progress
         )
-    if output_format == "json":
+    if output_format is SummaryFormat.JSON:
         print(_summary_json(summary))
     else:
         if summary.dry_run:
@@ -266,28 +253,12 @@ def sync_command(
     raise typer.Exit(summary.exit_code)
 
 
-def _run_with_progress(
-    source: Path,
-    settings: Settings,
-    remote: Adapter,
-    store: SqlStateStore,
-    dry_run: bool,
-    batch_size: int | None,
-    *,
-    show: bool,
-) -> SyncSummary:
-    kwargs: dict[str, Any] = {
-        "adapter": remote,
-        "store": store,
-        "policy": Policy(settings),
-        "batch_size": batch_size or settings.sync.batch_size,
-        "dry_run": dry_run,
-        "retry": RetryPolicy.from_config(settings.sync),
-        "lock_wait_seconds": settings.state.lock_wait_seconds,
-    }
-    records = read_complaints(source, settings.csv)
-    if not (show and err.is_terminal):
-        return run_sync(records, **kwargs)
+@contextmanager
+def _progress(description: str, show: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress line on a terminal (records read so far), nothing elsewhere."""
+    if not show:
+        yield None
+        return
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -297,26 +268,27 @@ def _run_with_progress(
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task(f"sync → {remote.name}", total=None)
-        return run_sync(records, on_progress=lambda n: progress.update(task, completed=n), **kwargs)
+        task = progress.add_task(description, total=None)
+        yield lambda n: progress.update(task, completed=n)
 
 
 @app.command()
 def status(
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 10,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
 ) -> None:
     """Last runs and the records not synced (ids, states and errors; no personal data)."""
-    settings = _settings(config)
-    store = _store(settings)
+    job = Job(_settings(config))
+    with _run_session():
+        store = job.store()
     try:
         runs = store.recent_runs(limit)
         problems = store.problem_records()
         last_quarantine = store.quarantine_of_run(runs[0].id) if runs else []
     finally:
         store.close()
-    if output_format == "json":
+    if output_format is SummaryFormat.JSON:
         print(
             json.dumps(
                 {
@@ -396,17 +368,9 @@ def setup(
     config: ConfigOption = None,
 ) -> None:
     """Idempotent one-time bootstrap of an adapter's remote side."""
-    settings = _settings(config)
-    try:
-        remote = create_adapter(adapter, settings)
-        with remote:
-            report = remote.setup()
-    except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
-    except AuthError as exc:
-        err.print(f"[red]auth error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    job = Job(_settings(config))
+    with _run_session():
+        report = job.setup(adapter)
     for item in report.created:
         print(f"created: {item}")
     for item in report.existing:
@@ -437,9 +401,7 @@ def reconcile_command(
     repair: Annotated[
         bool, typer.Option("--repair", help="Fix missing, drifted and stale items.")
     ] = False,
-    output_format: Annotated[
-        str, typer.Option("--format", "-f", help="text, json or html.")
-    ] = "text",
+    output_format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -448,32 +410,19 @@ def reconcile_command(
     Exit codes: 0 in sync, 5 drift or overdue found, 4 another run holds the lock, 2 usage or
     config, 1 unexpected.
     """
-    from .reconcile import reconcile
     from .report import render_html, render_json, render_text
 
-    if output_format not in ("text", "json", "html"):
-        err.print("[red]error[/red] --format must be text, json or html")
-        raise typer.Exit(EXIT_USAGE)
     _configure_logging(verbose)
     _require_file(source)
     settings = _settings(config)
-    with _session(adapter, settings) as (remote, store):
-        report = reconcile(
-            read_complaints(source, settings.csv),
-            adapter=remote,
-            store=store,
-            policy=Policy(settings),
-            config=settings.reconcile,
-            repair=repair,
-            retry=RetryPolicy.from_config(settings.sync),
-            lock_wait_seconds=settings.state.lock_wait_seconds,
-        )
-    if output_format == "text" and output is None:
+    with _run_session():
+        report = Job(settings).reconcile(source, adapter=adapter, repair=repair)
+    if output_format is ReportFormat.TEXT and output is None:
         render_text(report, Console())
     else:
-        if output_format == "json":
+        if output_format is ReportFormat.JSON:
             text = render_json(report)
-        elif output_format == "html":
+        elif output_format is ReportFormat.HTML:
             text = render_html(report, settings.default_clinic.language)
         else:
             buffer = Console(record=True, width=120, file=open(os.devnull, "w"))
@@ -530,4 +479,4 @@ def main() -> None:
         raise
     except Exception as exc:
         err.print(f"[red]unexpected error[/red] {type(exc).__name__}: {exc}")
-        sys.exit(EXIT_UNEXPECTED)
+        sys.exit(ExitCode.UNEXPECTED)

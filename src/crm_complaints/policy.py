@@ -7,19 +7,32 @@ content hash, which is what keeps unchanged complaints free of remote calls).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from .calendar import BusinessCalendar
-from .config import PolicyConfig, Settings
+from .config import ClinicConfig, PolicyConfig, Settings
 from .labels import task_title
 from .schema import Complaint, Department, Severity, Status, canonical_hash
 
-__all__ = ["Plan", "PlannedTask", "Policy", "TaskKind"]
+__all__ = [
+    "ClinicLookup",
+    "Plan",
+    "PlannedComplaint",
+    "PlannedTask",
+    "Policy",
+    "TaskKind",
+    "version_of",
+]
+
+ClinicLookup = Callable[[str], ClinicConfig]
+"""A clinic id → its locale and calendar (``Settings.clinic``: unknown ids get the default)."""
 
 
 class TaskKind(StrEnum):
@@ -80,20 +93,82 @@ class Plan(BaseModel):
         return canonical_hash(self.model_dump(mode="json"))
 
 
-class Policy:
-    """Applies a :class:`PolicyConfig` with per-clinic calendars and languages."""
+@dataclass(frozen=True)
+class PlannedComplaint:
+    """A complaint, its plan, and what the state store knows about its last sync."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
-        self.config: PolicyConfig = self.settings.policy
+    complaint: Complaint
+    plan: Plan
+    version: str
+    """Content hash of complaint + plan: equal versions need no remote write."""
+    previous: Mapping[str, str] | None = None
+    """Refs from the last successful push; ``None`` if this complaint was never synced."""
+    attempt: int = 0
+    """0 on the first push of this version in a run; the engine's retry number after that.
+    An adapter may skip writes it already completed for this version in an earlier attempt."""
+    redelivery: str = ""
+    """Non-empty when the engine re-sends a version on purpose (reconciliation's repair). An
+    adapter that de-duplicates deliveries by version must treat it as a new delivery; it is
+    the same across retries within one run."""
+
+    @property
+    def complaint_id(self) -> str:
+        return self.complaint.id
+
+    @property
+    def is_new(self) -> bool:
+        return self.previous is None
+
+
+def version_of(complaint: Complaint, plan: Plan) -> str:
+    """The content hash that decides whether a complaint needs a remote write."""
+    return canonical_hash({"complaint": complaint.content_hash(), "plan": plan.content_hash()})
+
+
+class Policy:
+    """Applies a :class:`PolicyConfig`, with each clinic's calendar and language.
+
+    Takes only what planning needs (the policy section and a clinic lookup), so a caller can
+    plan without a whole configuration; :meth:`from_settings` wires both from ``Settings``.
+    """
+
+    def __init__(
+        self, config: PolicyConfig | None = None, clinics: ClinicLookup | None = None
+    ) -> None:
+        self.config = config or PolicyConfig()
+        default = ClinicConfig()
+        self._clinic: ClinicLookup = clinics or (lambda _clinic_id: default)
         self._calendars: dict[str, BusinessCalendar] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.policy, settings.clinic)
 
     def calendar_for(self, clinic_id: str) -> BusinessCalendar:
         calendar = self._calendars.get(clinic_id)
         if calendar is None:
-            calendar = self.settings.clinic(clinic_id).calendar()
+            calendar = self._clinic(clinic_id).calendar()
             self._calendars[clinic_id] = calendar
         return calendar
+
+    def planned(
+        self,
+        complaint: Complaint,
+        previous: Mapping[str, str] | None = None,
+        *,
+        redelivery: str = "",
+    ) -> PlannedComplaint:
+        """The complaint with its plan and version, as the engine hands it to an adapter."""
+        plan = self.plan(complaint)
+        return PlannedComplaint(
+            complaint, plan, version_of(complaint, plan), previous, redelivery=redelivery
+        )
+
+    def follow_up_due(self, complaint: Complaint, resolved_at: datetime) -> datetime:
+        """When the satisfaction follow-up falls due for a complaint resolved at that moment
+        (``follow_up_business_days`` business days later, at closing time)."""
+        calendar = self.calendar_for(complaint.clinic)
+        return calendar.closing_time_after(resolved_at, self.config.follow_up_business_days)
 
     def severity(self, complaint: Complaint) -> Severity:
         """Severity by the rules, never lower than what the input said."""
@@ -151,7 +226,7 @@ class Policy:
         cfg = self.config
         severity = self.severity(complaint)
         primary, supporting, coordinator, escalated = self.departments(complaint, severity)
-        clinic = self.settings.clinic(complaint.clinic)
+        clinic = self._clinic(complaint.clinic)
         language = complaint.language or clinic.language
         calendar = self.calendar_for(complaint.clinic)
         zone = calendar.zone
@@ -195,7 +270,7 @@ class Policy:
                 (
                     TaskKind.FOLLOW_UP,
                     Department.FRONT_DESK,
-                    lambda: business_due(cfg.follow_up_business_days, resolved_at),
+                    lambda: self.follow_up_due(complaint, resolved_at),
                 )
             )
         tasks = [

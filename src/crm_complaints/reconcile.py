@@ -4,34 +4,37 @@ Reports, per complaint: **missing** (no remote ticket), **drifted** (a field we 
 field, ours, theirs), **orphaned** (a remote ticket with our external id and no complaint),
 **stale** (state says synced, the remote says otherwise), **overdue** (open tasks past due,
 first responses first) and **status moved** (closed or reopened in the CRM). Remote reads are
-bulk: tickets are listed 100 to a request; tasks are searched for only the overdue and the
-recently changed. ``repair`` fixes missing, drifted and stale complaints through the normal
-sync path (same remote objects, idempotent) and never deletes anything remote.
+bulk: the adapter's ``list_owned`` (HubSpot: a search, 200 tickets to a request) and
+``list_tasks`` for only the overdue and the recently changed tasks. Everything is compared
+through the generic :class:`~crm_complaints.adapters.base.RemoteRecord`, never a CRM's own
+property names. ``repair`` fixes missing, drifted and stale complaints through the normal sync
+path (same remote objects, idempotent) and never deletes anything remote.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from .adapters.base import Adapter, PlannedComplaint
+from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import ReconcileConfig
-from .policy import Policy, TaskKind
+from .exit_codes import ExitCode
+from .policy import PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, ReadResult
 from .retry import RetryPolicy
 from .schema import Complaint, Status
-from .state import RecordState, StateStore
-from .sync import SyncSummary, sync, version_of
+from .state import RecordState, StateStore, StoredRecord
+from .sync import SyncSummary, sync
 
-__all__ = ["EXIT_FINDINGS", "Finding", "FindingKind", "ReconcileReport", "reconcile"]
+__all__ = ["Finding", "FindingKind", "ReconcileReport", "reconcile"]
 
 log = logging.getLogger(__name__)
 
-EXIT_FINDINGS = 5
 _CLOSED = {Status.RESOLVED, Status.CLOSED}
 
 
@@ -84,15 +87,15 @@ class ReconcileReport:
         return {kind.value: counted.get(kind.value, 0) for kind in FindingKind}
 
     @property
-    def exit_code(self) -> int:
-        """5 when anything needs a person's attention (drift or overdue work), else 0."""
-        return EXIT_FINDINGS if self.findings else 0
+    def exit_code(self) -> ExitCode:
+        """FINDINGS (5) when anything needs a person's attention (drift or overdue work)."""
+        return ExitCode.FINDINGS if self.findings else ExitCode.OK
 
 
 def reconcile(
     source: Iterable[ReadResult | Complaint],
     *,
-    adapter: Adapter,
+    adapter: Adapter[Any],
     store: StateStore,
     policy: Policy | None = None,
     config: ReconcileConfig | None = None,
@@ -101,7 +104,11 @@ def reconcile(
     retry: RetryPolicy | None = None,
     lock_wait_seconds: float = 0.0,
 ) -> ReconcileReport:
-    """Compare, report and optionally repair; recorded as a ``reconcile`` run in the store."""
+    """Compare, report and optionally repair; recorded as a ``reconcile`` run in the store.
+
+    ``policy`` must be the one the complaints were synced with (``Policy.from_settings``),
+    or every complaint looks drifted; :class:`crm_complaints.job.Job` wires it from settings.
+    """
     policy = policy or Policy()
     config = config or ReconcileConfig()
     moment = now or datetime.now(UTC)
@@ -111,9 +118,14 @@ def reconcile(
         report.run_id = run_id
         outcome = "error"
         try:
-            complaints = _compare(report, source, adapter, store, policy, config)
+            items = _plan_all(report, source, policy)
+            calls = adapter.calls
+            _compare(report, items, adapter, store, policy, config)
+            report.read_requests = adapter.calls - calls
             if repair:
-                _repair(report, complaints, adapter, store, policy, retry)
+                _repair(
+                    report, [i.complaint for i in items.values()], adapter, store, policy, retry
+                )
             outcome = "findings" if report.findings else "ok"
         finally:
             counts = {**report.counts(), "read_requests": report.read_requests}
@@ -123,159 +135,190 @@ def reconcile(
     return report
 
 
-def _compare(
-    report: ReconcileReport,
-    source: Iterable[ReadResult | Complaint],
-    adapter: Adapter,
-    store: StateStore,
-    policy: Policy,
-    config: ReconcileConfig,
-) -> list[Complaint]:
-    """Fill the report's findings; returns the source complaints (the source is read once)."""
-    owned = set(config.owned_fields) - set(config.ignore_fields)
+def _plan_all(
+    report: ReconcileReport, source: Iterable[ReadResult | Complaint], policy: Policy
+) -> dict[str, PlannedComplaint]:
+    """Plan every source complaint (the source is read once); count open work."""
     items: dict[str, PlannedComplaint] = {}
     for entry in source:
         if isinstance(entry, QuarantineEntry):
             report.quarantined_input += 1
             continue
-        plan = policy.plan(entry)
-        items[entry.id] = PlannedComplaint(entry, plan, version_of(entry, plan.content_hash()))
+        item = policy.planned(entry)
+        items[entry.id] = item
+        for task in item.plan.tasks:
+            if not task.completed:
+                report.open_by_department[task.department.value] += 1
+                report.open_by_category[entry.category.value] += 1
     report.complaints = len(items)
+    return items
+
+
+def _compare(
+    report: ReconcileReport,
+    items: Mapping[str, PlannedComplaint],
+    adapter: Adapter[Any],
+    store: StateStore,
+    policy: Policy,
+    config: ReconcileConfig,
+) -> None:
+    """Fill the report's findings, one kind of finding at a time."""
+    owned = set(config.owned_fields) - set(config.ignore_fields)
     states = {r.complaint_id: r for r in store.all_records(adapter.name)}
-    calls = adapter.calls
     remote = {r.complaint_id: r for r in adapter.list_owned()}
     report.remote_tickets = len(remote)
     findings = report.findings
-
     for cid, item in items.items():
-        complaint, plan = item.complaint, item.plan
-        category = complaint.category.value
-        for task in plan.tasks:
-            if not task.completed:
-                report.open_by_department[task.department.value] += 1
-                report.open_by_category[category] += 1
-        record = remote.get(cid)
-        state = states.get(cid)
+        record, state = remote.get(cid), states.get(cid)
         if record is None:
-            synced = state is not None and state.state is RecordState.SYNCED
-            why = "deleted in the CRM" if synced else "never synced"
-            findings.append(Finding(FindingKind.MISSING, cid, why, category=category))
-            if synced:
-                findings.append(
-                    Finding(FindingKind.STALE, cid, "state says synced; the CRM has no ticket")
-                )
+            findings.extend(_missing(item, state))
             continue
-        fields = record.fields
-        ours_closed = complaint.status in _CLOSED
-        theirs_closed = bool(fields.get("closed"))
-        if "closed" in fields and ours_closed != theirs_closed:
-            moved = "closed" if theirs_closed else "reopened"
-            detail = f"{moved} in the CRM (stage {fields.get('stage')!s})"
-            due = None
-            if theirs_closed:  # the satisfaction follow-up falls due once the CRM says resolved
-                calendar = policy.calendar_for(complaint.clinic)
-                since = _parse(fields.get("modified_at")) or report.now
-                due = calendar.closing_time_after(since, policy.config.follow_up_business_days)
-            findings.append(
-                Finding(
-                    FindingKind.STATUS_MOVED,
-                    cid,
-                    detail,
-                    field="stage",
-                    ours=complaint.status.value,
-                    theirs=str(fields.get("stage")),
-                    category=category,
-                    due_at=due,
-                )
-            )
-        expected = adapter.expected_fields(item)
-        for name, ours in expected.items():
-            if name == "version" or name not in owned:
-                continue
-            if name == "stage" and "closed" in fields and ours_closed != theirs_closed:
-                continue  # reported as a status move, not as drift
-            theirs = fields.get(name)
-            if str(theirs or "") != str(ours or ""):
-                findings.append(
-                    Finding(
-                        FindingKind.DRIFTED,
-                        cid,
-                        f"{name} differs",
-                        field=name,
-                        ours=str(ours),
-                        theirs=str(theirs) if theirs is not None else None,
-                        category=category,
-                    )
-                )
-        if state is not None and state.state is RecordState.SYNCED:
-            remote_version = fields.get("version")
-            if remote_version and remote_version != state.synced_hash:
-                findings.append(
-                    Finding(FindingKind.STALE, cid, "the CRM holds another version than synced")
-                )
-
-    for cid in sorted(set(remote) - set(items)):
-        findings.append(Finding(FindingKind.ORPHANED, cid, "our external id, no complaint"))
-
+        moved = _status_moved(item, record, policy, report.now)
+        if moved is not None:
+            findings.append(moved)
+        findings.extend(_drifted(item, record, adapter.expected_fields(item), owned, moved))
+        findings.extend(_stale(record, state))
+    findings.extend(
+        Finding(FindingKind.ORPHANED, cid, "our external id, no complaint")
+        for cid in sorted(set(remote) - set(items))
+    )
     last_sync = next(
         (r.finished_at for r in store.recent_runs(50) if r.kind == "sync" and r.finished_at),
         None,
     )
     overdue: list[Finding] = []
-    for remote_task in adapter.list_tasks(due_before=report.now, changed_since=last_sync):
-        owner_item = items.get(remote_task.complaint_id)
-        if owner_item is None:
+    for task in adapter.list_tasks(due_before=report.now, changed_since=last_sync):
+        owner = items.get(task.complaint_id)
+        if owner is None:
             continue
-        planned = next((t for t in owner_item.plan.tasks if t.kind.value == remote_task.kind), None)
-        category = owner_item.complaint.category.value
-        if (
-            "task_due" in owned
-            and planned is not None
-            and remote_task.due_at is not None
-            and abs((remote_task.due_at - planned.due_at).total_seconds()) >= 1
-        ):
-            findings.append(
-                Finding(
-                    FindingKind.DRIFTED,
-                    remote_task.complaint_id,
-                    f"due date of {remote_task.kind} differs",
-                    field=f"task_due:{remote_task.kind}",
-                    ours=planned.due_at.isoformat(),
-                    theirs=remote_task.due_at.astimezone(planned.due_at.tzinfo).isoformat(),
-                    category=category,
-                )
-            )
-        if (
-            not remote_task.completed
-            and remote_task.due_at is not None
-            and remote_task.due_at < report.now
-        ):
-            department = planned.department.value if planned else None
-            overdue.append(
-                Finding(
-                    FindingKind.OVERDUE,
-                    remote_task.complaint_id,
-                    f"{remote_task.kind} overdue by {_late(report.now - remote_task.due_at)}",
-                    field=remote_task.kind,
-                    department=department,
-                    category=category,
-                    due_at=remote_task.due_at,
-                )
-            )
-            if department:
-                report.overdue_by_department[department] += 1
-            report.overdue_by_category[category] += 1
+        if "task_due" in owned:
+            findings.extend(_task_drifted(owner, task))
+        late = _overdue(owner, task, report.now)
+        if late is not None:
+            overdue.append(late)
+            if late.department:
+                report.overdue_by_department[late.department] += 1
+            report.overdue_by_category[owner.complaint.category.value] += 1
     # First responses first: a late apology call loses the customer.
     overdue.sort(key=lambda f: (f.field != TaskKind.INITIAL_RESPONSE.value, f.due_at))
     findings.extend(overdue)
-    report.read_requests = adapter.calls - calls
-    return [item.complaint for item in items.values()]
+
+
+def _missing(item: PlannedComplaint, state: StoredRecord | None) -> list[Finding]:
+    """No remote record: never synced, or deleted in the CRM (then the state is stale too)."""
+    cid, category = item.complaint_id, item.complaint.category.value
+    synced = state is not None and state.state is RecordState.SYNCED
+    why = "deleted in the CRM" if synced else "never synced"
+    found = [Finding(FindingKind.MISSING, cid, why, category=category)]
+    if synced:
+        found.append(Finding(FindingKind.STALE, cid, "state says synced; the CRM has no ticket"))
+    return found
+
+
+def _status_moved(
+    item: PlannedComplaint, record: RemoteRecord, policy: Policy, now: datetime
+) -> Finding | None:
+    """Closed or reopened in the CRM while our complaint says otherwise. A close starts the
+    satisfaction follow-up's clock, from when the CRM last changed the ticket."""
+    complaint = item.complaint
+    ours_closed = complaint.status in _CLOSED
+    if record.closed is None or record.closed == ours_closed:
+        return None
+    moved = "closed" if record.closed else "reopened"
+    due = policy.follow_up_due(complaint, record.modified_at or now) if record.closed else None
+    return Finding(
+        FindingKind.STATUS_MOVED,
+        item.complaint_id,
+        f"{moved} in the CRM (stage {record.stage})",
+        field="stage",
+        ours=complaint.status.value,
+        theirs=str(record.stage),
+        category=complaint.category.value,
+        due_at=due,
+    )
+
+
+def _drifted(
+    item: PlannedComplaint,
+    record: RemoteRecord,
+    expected: Mapping[str, str],
+    owned: set[str],
+    status_move: Finding | None,
+) -> list[Finding]:
+    """Owned fields whose remote value differs (a stage already reported as moved is not)."""
+    found = []
+    for name, ours in expected.items():
+        if name == "version" or name not in owned or (name == "stage" and status_move):
+            continue
+        theirs = record.value(name)
+        if str(theirs or "") != str(ours or ""):
+            found.append(
+                Finding(
+                    FindingKind.DRIFTED,
+                    item.complaint_id,
+                    f"{name} differs",
+                    field=name,
+                    ours=str(ours),
+                    theirs=theirs,
+                    category=item.complaint.category.value,
+                )
+            )
+    return found
+
+
+def _stale(record: RemoteRecord, state: StoredRecord | None) -> list[Finding]:
+    """The state says synced at one version; the CRM holds another."""
+    if state is None or state.state is not RecordState.SYNCED:
+        return []
+    if record.version and record.version != state.synced_hash:
+        detail = "the CRM holds another version than synced"
+        return [Finding(FindingKind.STALE, record.complaint_id, detail)]
+    return []
+
+
+def _task_drifted(item: PlannedComplaint, task: RemoteTask) -> list[Finding]:
+    """A task's due date moved in the CRM (to the second)."""
+    planned = _planned_task(item, task)
+    if planned is None or task.due_at is None:
+        return []
+    if abs((task.due_at - planned.due_at).total_seconds()) < 1:
+        return []
+    return [
+        Finding(
+            FindingKind.DRIFTED,
+            task.complaint_id,
+            f"due date of {task.kind} differs",
+            field=f"task_due:{task.kind}",
+            ours=planned.due_at.isoformat(),
+            theirs=task.due_at.astimezone(planned.due_at.tzinfo).isoformat(),
+            category=item.complaint.category.value,
+        )
+    ]
+
+
+def _overdue(item: PlannedComplaint, task: RemoteTask, now: datetime) -> Finding | None:
+    if task.completed or task.due_at is None or task.due_at >= now:
+        return None
+    planned = _planned_task(item, task)
+    return Finding(
+        FindingKind.OVERDUE,
+        task.complaint_id,
+        f"{task.kind} overdue by {_late(now - task.due_at)}",
+        field=task.kind,
+        department=planned.department.value if planned else None,
+        category=item.complaint.category.value,
+        due_at=task.due_at,
+    )
+
+
+def _planned_task(item: PlannedComplaint, task: RemoteTask) -> PlannedTask | None:
+    return next((t for t in item.plan.tasks if t.kind.value == task.kind), None)
 
 
 def _repair(
     report: ReconcileReport,
     complaints: list[Complaint],
-    adapter: Adapter,
+    adapter: Adapter[Any],
     store: StateStore,
     policy: Policy,
     retry: RetryPolicy | None,
@@ -295,15 +338,6 @@ def _repair(
         force=force,
         lock=False,  # reconcile already holds it
     )
-
-
-def _parse(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _late(delta: timedelta) -> str:

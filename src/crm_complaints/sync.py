@@ -16,22 +16,20 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from .adapters.base import Adapter, Outcome, PlannedComplaint, PushResult
+from .adapters.base import Adapter, Outcome, PushResult
 from .errors import AuthError, RateLimitedError, TransientError
-from .policy import Policy
+from .exit_codes import ExitCode
+from .policy import PlannedComplaint, Policy
 from .readers import FieldProblem, QuarantineEntry, ReadResult
 from .retry import RetryPolicy
-from .schema import Complaint, canonical_hash
+from .schema import Complaint
 from .state import FailedWrite, RecordState, StateStore, StoredRecord, SyncedWrite
 
 __all__ = ["Action", "PlannedAction", "SyncSummary", "sync"]
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_PARTIAL = 3
 
 
 class Action(StrEnum):
@@ -63,8 +61,9 @@ class SyncSummary:
     actions: list[PlannedAction] = field(default_factory=list)
 
     @property
-    def exit_code(self) -> int:
-        return EXIT_PARTIAL if (self.quarantined or self.failed or self.stopped) else EXIT_OK
+    def exit_code(self) -> ExitCode:
+        failed = self.quarantined or self.failed or self.stopped
+        return ExitCode.PARTIAL if failed else ExitCode.OK
 
     @property
     def outcome(self) -> Literal["ok", "partial", "stopped"]:
@@ -92,11 +91,6 @@ class SyncSummary:
         return f"{text} (stopped: {self.stopped})" if self.stopped else text
 
 
-def version_of(complaint: Complaint, plan_hash: str) -> str:
-    """The content hash that decides whether a complaint needs a remote write."""
-    return canonical_hash({"complaint": complaint.content_hash(), "plan": plan_hash})
-
-
 class _RunStopped(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -109,7 +103,7 @@ class _BatchRetry(TransientError):
 def sync(
     complaints: Iterable[ReadResult | Complaint],
     *,
-    adapter: Adapter,
+    adapter: Adapter[Any],
     store: StateStore,
     policy: Policy | None = None,
     batch_size: int = 500,
@@ -145,7 +139,7 @@ def sync(
 
 @dataclass
 class _Engine:
-    adapter: Adapter
+    adapter: Adapter[Any]
     store: StateStore
     policy: Policy
     batch_size: int
@@ -245,16 +239,15 @@ class _Engine:
         stored = self.store.get_many(self.adapter.name, [c.id for c in complaints])
         todo: list[PlannedComplaint] = []
         for complaint in complaints:
-            plan = self.policy.plan(complaint)
-            version = version_of(complaint, plan.content_hash())
             record = stored.get(complaint.id)
-            if complaint.id not in self.force and _unchanged(record, version):
+            previous = record.refs if record is not None and record.synced_hash else None
+            redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
+            item = self.policy.planned(complaint, previous, redelivery=redelivery)
+            if complaint.id not in self.force and _unchanged(record, item.version):
                 quarantined = record is not None and record.state is RecordState.QUARANTINED
                 self._count("quarantined" if quarantined else "unchanged")
                 continue
-            previous = record.refs if record is not None and record.synced_hash else None
-            redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
-            todo.append(PlannedComplaint(complaint, plan, version, previous, redelivery=redelivery))
+            todo.append(item)
         if not todo:
             return
         if self.dry_run:

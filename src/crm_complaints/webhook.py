@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import CrmComplaintsError
+from .errors import WebhookVerificationError
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
@@ -29,10 +29,6 @@ __all__ = [
 
 DEFAULT_TOLERANCE_SECONDS = 5 * 60
 _PREFIX = "whsec_"
-
-
-class WebhookVerificationError(CrmComplaintsError):
-    """A delivery failed verification: missing headers, stale timestamp or bad signature."""
 
 
 def _key(secret: str) -> bytes:

@@ -2,7 +2,9 @@
 
 An adapter turns planned complaints into writes in one remote system and reads them back. The
 sync engine owns everything else: reading, planning, diffing, the state store, retries and the
-lock. An adapter only has to do four things, each idempotent:
+lock. The base class owns what every adapter would otherwise repeat: the typed ``self.config``,
+the secret from the environment, counting requests (thread-safe), and turning HTTP answers into
+the error tree. An adapter has four things to do, each idempotent:
 
 ``setup()``
     One-time bootstrap (custom properties, a property group...). Running it twice creates
@@ -14,7 +16,9 @@ lock. An adapter only has to do four things, each idempotent:
     :class:`PushResult` per input, in any order. Pushing the same complaint ``version`` twice
     must not create a second remote object: key remote objects on the complaint id (and a
     task key), never on "did my last call succeed". ``item.previous`` holds the references
-    stored after the last successful push, for updating in place.
+    stored after the last successful push, for updating in place. Every task of
+    ``item.plan.tasks`` must reach the remote with its ``due_at`` (and ``completed``): that is
+    the point of the product.
 
     Classify per record, never swallow: ``PushResult.synced(...)`` with the remote refs;
     ``PushResult.failed(id, error)`` with a :class:`~crm_complaints.errors.TransientError`
@@ -23,18 +27,27 @@ lock. An adapter only has to do four things, each idempotent:
     :class:`~crm_complaints.errors.RejectedError` (the remote refused this record; retrying
     won't help; it is quarantined). When the whole call fails, raise instead: a
     ``TransientError`` for the batch, or :class:`~crm_complaints.errors.AuthError` to stop the
-    run. Do not retry inside the adapter: the engine retries, with backoff and a time bound.
+    run (401/403: a wrong token would otherwise quarantine every record). Do not retry inside
+    the adapter: the engine retries, with backoff and a time bound. :meth:`Adapter.http`
+    (a :class:`requests.Session` that counts) and :meth:`Adapter.error_for` (status → error,
+    ``Retry-After`` included) do the classifying for HTTP APIs.
 
 ``read(refs)``
     Read back the remote state of complaints we synced, keyed by complaint id, from the refs
-    the state store holds. Bulk reads: never one request per complaint.
+    the state store holds, as :class:`RemoteRecord`: the version we wrote, the stage and
+    whether the remote counts it closed, the owner, when it last changed, and every task with
+    its due date and completion. Reconciliation depends on each of these. Bulk reads: never
+    one request per complaint.
 
 ``list_owned()``
-    Every remote record this adapter owns (carries our external id), paged, for finding orphans.
+    Every remote record this adapter owns (carries our external id), paged, for finding
+    orphans and drift; the same :class:`RemoteRecord` shape (tasks may be left empty when
+    :meth:`Adapter.list_tasks` reads them more cheaply).
 
-Count every HTTP request in ``self.calls``: the engine reports it, and tests assert that an
-unchanged rerun costs zero. Never put secrets or personal data in an exception message or log
-line: ids, status codes and field names only. Only fields in ``self.allowed_fields`` (see
+Requests are counted for the engine (an unchanged rerun must cost zero): through
+:meth:`Adapter.http` automatically, or by calling :meth:`Adapter.count_call` at an SDK's edge.
+Never put secrets or personal data in an exception message or log line: ids, status codes and
+field names only. Only fields in ``self.allowed_fields`` (see
 :func:`crm_complaints.privacy.allowed_view`) may leave the machine.
 
 A minimal adapter::
@@ -43,7 +56,7 @@ A minimal adapter::
         url: str
         token_env: str = "MYCRM_TOKEN"
 
-    class MyAdapter(Adapter):
+    class MyAdapter(Adapter[MyConfig]):
         name = "mycrm"
         config_model = MyConfig
 
@@ -57,23 +70,33 @@ Register it under the ``crm_complaints.adapters`` entry-point group.
 
 from __future__ import annotations
 
+import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
+import requests
 from pydantic import BaseModel, ValidationError
 
 from ..config import DEFAULT_ALLOWED_FIELDS, Settings
-from ..errors import AdapterError, ConfigError, RateLimitedError, RejectedError, TransientError
-from ..policy import Plan
+from ..errors import (
+    AdapterError,
+    ConfigError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+    from_http_status,
+)
+from ..policy import PlannedComplaint
 from ..privacy import check_allowlist
-from ..schema import Complaint
 
 __all__ = [
     "Adapter",
+    "CountedSession",
     "Outcome",
     "PlannedComplaint",
     "PushResult",
@@ -83,37 +106,12 @@ __all__ = [
     "SetupReport",
 ]
 
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
 RemoteRefs = Mapping[str, str]
 """Remote ids an adapter created or updated, e.g. ``{"ticket": "1234", "task:follow_up": "99"}``.
 Object ids must stay the same when a complaint is updated. Keys starting with ``delivery``
 name one delivery of one version (a webhook's event id) and change with every version."""
-
-
-@dataclass(frozen=True)
-class PlannedComplaint:
-    """A complaint, its plan, and what the state store knows about its last sync."""
-
-    complaint: Complaint
-    plan: Plan
-    version: str
-    """Content hash of complaint + plan: equal versions need no remote write."""
-    previous: RemoteRefs | None = None
-    """Refs from the last successful push; ``None`` if this complaint was never synced."""
-    attempt: int = 0
-    """0 on the first push of this version in a run; the engine's retry number after that.
-    An adapter may skip writes it already completed for this version in an earlier attempt."""
-    redelivery: str = ""
-    """Non-empty when the engine re-sends a version on purpose (reconciliation's repair). An
-    adapter that de-duplicates deliveries by version must treat it as a new delivery; it is
-    the same across retries within one run."""
-
-    @property
-    def complaint_id(self) -> str:
-        return self.complaint.id
-
-    @property
-    def is_new(self) -> bool:
-        return self.previous is None
 
 
 class Outcome(StrEnum):
@@ -148,31 +146,54 @@ class PushResult:
             outcome = Outcome.REJECTED
         else:
             raise TypeError(f"{type(error).__name__} is not a per-record outcome; raise it")
-        return cls(complaint_id, outcome, error=error)
-
-
-@dataclass(frozen=True)
-class RemoteRecord:
-    """A complaint as the remote system holds it, for reconciliation."""
-
-    complaint_id: str
-    refs: Mapping[str, str]
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    """Remote values of the fields we own (subject, priority, stage, owner, version...)."""
-    tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Per task kind: due date, status, owner as the remote holds them."""
+        return cls(complaint_id, outcome, error=error.for_complaint(complaint_id))
 
 
 @dataclass(frozen=True)
 class RemoteTask:
-    """One follow-up task as the remote holds it, for overdue and drift reports."""
+    """One follow-up task as the remote holds it."""
 
     complaint_id: str
     kind: str
+    """A :class:`~crm_complaints.policy.TaskKind` value."""
     due_at: datetime | None
     completed: bool
     id: str = ""
     owner: str | None = None
+    modified_at: datetime | None = None
+    """When the remote last changed it; ``None`` if the remote does not say."""
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """A complaint as the remote system holds it: what reconciliation compares.
+
+    The typed attributes are what reconciliation reasons about; ``fields`` holds any other
+    value we own, keyed as :meth:`Adapter.expected_fields` keys it (``subject``,
+    ``priority``…); ``raw`` is the remote's own answer, for display and debugging only.
+    """
+
+    complaint_id: str
+    refs: Mapping[str, str]
+    version: str | None = None
+    """The complaint version we last wrote there."""
+    stage: str | None = None
+    """The remote's name for where the complaint stands (a pipeline stage, a status)."""
+    closed: bool | None = None
+    """Whether the remote counts it closed; ``None`` when the remote has no such notion."""
+    owner: str | None = None
+    modified_at: datetime | None = None
+    tasks: Mapping[str, RemoteTask] = field(default_factory=dict)
+    """By task kind."""
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> str | None:
+        """The remote value of an owned field, by the name ``expected_fields`` uses."""
+        if name in ("version", "stage", "owner"):
+            held: str | None = getattr(self, name)
+            return held
+        return self.fields.get(name)
 
 
 @dataclass(frozen=True)
@@ -185,23 +206,58 @@ class SetupReport:
         return bool(self.created)
 
 
-class Adapter(ABC):
+class _CallCounter:
+    """A request counter several threads may bump at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self.value += n
+
+
+class CountedSession(requests.Session):
+    """A :class:`requests.Session` that counts every request it sends (failed ones too)."""
+
+    def __init__(self, counter: _CallCounter) -> None:
+        super().__init__()
+        self._counter = counter
+        self.trust_env = False  # no proxies or netrc from the environment for our writes
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self._counter.add()
+        return super().send(request, **kwargs)
+
+
+class Adapter(ABC, Generic[ConfigT]):
     """Base class of every adapter; see the module docstring for the contract."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
     max_batch_size: ClassVar[int] = 100
+    user_agent: ClassVar[str] = "crm-complaints"
 
     def __init__(
-        self, config: BaseModel, *, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS
-    ):
-        self.config = config
+        self,
+        config: ConfigT,
+        *,
+        allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if not isinstance(config, self.config_model):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_model.__name__}")
+        self.config: ConfigT = config
         self.allowed_fields = check_allowlist(allowed_fields)
-        self.calls = 0
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._counter = _CallCounter()
+        self._session: CountedSession | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """Build from ``[adapters.<name>]``; errors name the config key."""
+    def from_settings(cls, settings: Settings, *, environ: Mapping[str, str] | None = None) -> Self:
+        """Build from ``[adapters.<name>]``; errors name the config key. ``environ`` (default
+        ``os.environ``) is where secrets are looked up."""
         raw = settings.adapter_settings(cls.name)
         fields = raw.pop("fields", None)
         try:
@@ -212,8 +268,88 @@ class Adapter(ABC):
             raise ConfigError(first["msg"], key=key) from exc
         allowed = settings.allowed_fields if fields is None else tuple(fields)
         check_allowlist(allowed, key=f"adapters.{cls.name}.fields" if fields else "allowed_fields")
-        return cls(config, allowed_fields=allowed)
+        return cls(config, allowed_fields=allowed, environ=environ)  # type: ignore[arg-type]
 
+    # -- what the framework does for every adapter -------------------------------------------
+    @property
+    def calls(self) -> int:
+        """Requests made so far (the engine reports the difference over a run)."""
+        return self._counter.value
+
+    def count_call(self, n: int = 1) -> None:
+        """Count requests made outside :meth:`http` (e.g. through a vendor SDK); thread-safe."""
+        self._counter.add(n)
+
+    def secret(self, env_name: str, *, config_key: str, what: str, prefix: str = "") -> str:
+        """The secret held by environment variable ``env_name``; a ConfigError naming
+        ``config_key`` (never the value) if it is unset or lacks ``prefix``."""
+        value = self.environ.get(env_name, "")
+        if not value or not value.startswith(prefix):
+            raise ConfigError(f"environment variable {env_name} must hold {what}", key=config_key)
+        return value
+
+    @property
+    def http(self) -> CountedSession:
+        """A shared HTTP session that counts each request; closed by :meth:`close`."""
+        if self._session is None:
+            self._session = CountedSession(self._counter)
+            self._session.headers["User-Agent"] = self.user_agent
+        return self._session
+
+    def error_for(
+        self,
+        status: int,
+        headers: Mapping[str, str] | None = None,
+        *,
+        what: str,
+        complaint_id: str | None = None,
+        detail: str = "",
+    ) -> AdapterError:
+        """The error a non-2xx answer means (see :func:`crm_complaints.errors.from_http_status`),
+        attributed to this adapter."""
+        return from_http_status(
+            status,
+            headers,
+            what=what,
+            adapter=self.name,
+            complaint_id=complaint_id,
+            auth_hint=self.auth_hint(),
+            detail=detail,
+        )
+
+    def auth_hint(self) -> str:
+        """What to check when the remote refuses our credentials (names a variable, never a
+        secret); adapters say which environment variable."""
+        return "check the credentials"
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        timeout: float,
+        complaint_id: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One counted HTTP request; a dropped connection, a timeout or a non-2xx answer is
+        raised as the matching error. Redirects are never followed; TLS is verified."""
+        try:
+            response = self.http.request(
+                method, url, timeout=timeout, allow_redirects=False, verify=True, **kwargs
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(
+                f"{what}: {type(exc).__name__}", adapter=self.name, complaint_id=complaint_id
+            ) from exc
+        if not 200 <= response.status_code < 300:
+            response.close()
+            raise self.error_for(
+                response.status_code, response.headers, what=what, complaint_id=complaint_id
+            )
+        return response
+
+    # -- what each adapter implements ----------------------------------------------------------
     @abstractmethod
     def setup(self) -> SetupReport:
         """Idempotent one-time bootstrap of the remote side."""
@@ -231,28 +367,37 @@ class Adapter(ABC):
         """Every remote record carrying our external id, paged."""
 
     def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
-        """What the remote should hold for the fields we own, keyed as ``RemoteRecord.fields``
-        reports them (``subject``, ``priority``, ``stage``, ``owner``, ``departments``,
-        ``version``…). Reconciliation compares the two to find drift."""
+        """What the remote should hold for the fields we own, keyed as
+        :meth:`RemoteRecord.value` reads them (``subject``, ``priority``, ``stage``, ``owner``,
+        ``departments``, ``version``…). Reconciliation compares the two to find drift."""
         return {"version": item.version}
 
     def list_tasks(
         self, *, due_before: datetime | None = None, changed_since: datetime | None = None
     ) -> Iterator[RemoteTask]:
         """Tasks that are open and due before ``due_before``, or changed remotely after
-        ``changed_since``. The default walks :meth:`list_owned`; adapters whose CRM can filter
-        server-side should override it to read only those."""
+        ``changed_since``. The default walks :meth:`list_owned`; a task whose remote does not
+        say when it changed counts as changed. Adapters whose CRM can filter server-side
+        should override it to read only those."""
         for record in self.list_owned():
-            for kind, task in record.tasks.items():
-                due = task.get("due_at")
-                due_at = datetime.fromisoformat(due) if isinstance(due, str) else None
-                done = bool(task.get("completed"))
-                overdue = due_before is not None and due_at is not None and due_at < due_before
-                if (overdue and not done) or changed_since is not None:
-                    yield RemoteTask(record.complaint_id, kind, due_at, done)
+            for task in record.tasks.values():
+                overdue = (
+                    due_before is not None
+                    and not task.completed
+                    and task.due_at is not None
+                    and task.due_at < due_before
+                )
+                changed = changed_since is not None and (
+                    task.modified_at is None or task.modified_at > changed_since
+                )
+                if overdue or changed:
+                    yield task
 
-    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+    def close(self) -> None:
         """Release connections."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def __enter__(self) -> Self:
         return self

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError
@@ -20,7 +22,7 @@ def available_adapters() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
-def load_adapter_class(name: str) -> type[Adapter]:
+def load_adapter_class(name: str) -> type[Adapter[Any]]:
     """Import one adapter class; a missing or broken plugin is a ConfigError naming the package."""
     found = available_adapters().get(name)
     if found is None:
@@ -38,5 +40,9 @@ def load_adapter_class(name: str) -> type[Adapter]:
     return loaded
 
 
-def create_adapter(name: str, settings: Settings) -> Adapter:
-    return load_adapter_class(name).from_settings(settings)
+def create_adapter(
+    name: str, settings: Settings, *, environ: Mapping[str, str] | None = None
+) -> Adapter[Any]:
+    """The adapter ``name`` configured from ``[adapters.<name>]``; secrets from ``environ``
+    (default ``os.environ``)."""
+    return load_adapter_class(name).from_settings(settings, environ=environ)

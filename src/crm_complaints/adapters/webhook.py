@@ -10,31 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import (
-    AdapterError,
-    AuthError,
-    ConfigError,
-    RateLimitedError,
-    RejectedError,
-    TransientError,
-)
+from ..errors import AdapterError, AuthError, ConfigError, RejectedError
 from ..privacy import allowed_view
+from ..schema import Status
 from ..urls import check_url
 from ..webhook import signature_headers
-from .base import Adapter, PlannedComplaint, PushResult, RemoteRecord, RemoteRefs, SetupReport
+from .base import (
+    Adapter,
+    PlannedComplaint,
+    PushResult,
+    RemoteRecord,
+    RemoteRefs,
+    RemoteTask,
+    SetupReport,
+)
 
 __all__ = ["WebhookAdapter", "WebhookConfig", "event_id"]
 
-USER_AGENT = "crm-complaints-webhook/1"
+_CLOSED = {Status.RESOLVED.value, Status.CLOSED.value}
 
 
 class WebhookConfig(BaseModel):
@@ -59,53 +58,35 @@ def event_id(complaint_id: str, version: str, redelivery: str = "") -> str:
     return f"msg_{digest}"
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-class WebhookAdapter(Adapter):
+class WebhookAdapter(Adapter[WebhookConfig]):
     """POSTs ``complaint.created`` / ``complaint.updated`` events to one URL."""
 
     name = "webhook"
     config_model = WebhookConfig
     max_batch_size = 100
+    user_agent = "crm-complaints-webhook/1"
 
-    def __init__(self, config: BaseModel, **kw: Any) -> None:
+    def __init__(self, config: WebhookConfig, **kw: Any) -> None:
         super().__init__(config, **kw)
-        if not isinstance(config, WebhookConfig):
-            raise TypeError("WebhookAdapter needs a WebhookConfig")
-        self.settings: WebhookConfig = config
         insecure = config.allow_insecure_http
         check_url(config.url, allow_insecure_http=insecure, key="adapters.webhook.url")
         if config.state_url:
             check_url(
                 config.state_url, allow_insecure_http=insecure, key="adapters.webhook.state_url"
             )
-        secret = os.environ.get(config.secret_env, "")
-        if not secret.startswith("whsec_"):
-            raise ConfigError(
-                f"environment variable {config.secret_env} must hold a whsec_… secret",
-                key="adapters.webhook.secret_env",
-            )
-        self._secret = secret
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-        self.session.trust_env = False  # no proxies from the environment for signed deliveries
+        self._secret = self.secret(
+            config.secret_env,
+            config_key="adapters.webhook.secret_env",
+            what="a whsec_… secret",
+            prefix="whsec_",
+        )
+
+    def auth_hint(self) -> str:
+        return f"check {self.config.secret_env}"
 
     def setup(self) -> SetupReport:
         """Nothing to create on a webhook receiver."""
-        return SetupReport(existing=(self.settings.url,))
+        return SetupReport(existing=(self.config.url,))
 
     def event(self, item: PlannedComplaint) -> tuple[str, bytes]:
         """The event id and body for one complaint version (pure; used by tests too)."""
@@ -127,110 +108,69 @@ class WebhookAdapter(Adapter):
         return [self._deliver(item) for item in batch]
 
     def _deliver(self, item: PlannedComplaint) -> PushResult:
+        """One delivery; a refusal of our signature stops the run, the rest is per record."""
         message_id, body = self.event(item)
         headers = {
             "Content-Type": "application/json",
             **signature_headers(self._secret, message_id, body),
         }
-        cid = item.complaint_id
-        self.calls += 1
         try:
-            response = self.session.post(
-                self.settings.url,
+            self.request(
+                "POST",
+                self.config.url,
+                what="delivery",
+                timeout=self.config.timeout_seconds,
+                complaint_id=item.complaint_id,
                 data=body,
                 headers=headers,
-                timeout=self.settings.timeout_seconds,
-                allow_redirects=False,
-                verify=True,
-            )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            error: AdapterError = TransientError(
-                f"delivery failed: {type(exc).__name__}", adapter=self.name, complaint_id=cid
-            )
-            return PushResult.failed(item.complaint_id, error)
-        status = response.status_code
-        response.close()
-        if 200 <= status < 300:
-            return PushResult.synced(
-                item.complaint_id, {"delivery": message_id}, created=item.is_new
-            )
-        if status == 429:
-            error = RateLimitedError(
-                "receiver answered 429",
-                retry_after=_retry_after(response),
-                status=status,
-                adapter=self.name,
-                complaint_id=cid,
-            )
-        elif status == 408 or status >= 500:
-            error = TransientError(
-                f"receiver answered {status}",
-                retry_after=_retry_after(response),
-                status=status,
-                adapter=self.name,
-                complaint_id=cid,
-            )
-        elif status in (401, 403):
-            raise AuthError(
-                f"receiver refused our signature ({status}); check {self.settings.secret_env}",
-                status=status,
-                adapter=self.name,
-                complaint_id=cid,
-            )
-        elif 300 <= status < 400:
-            error = RejectedError(
-                f"receiver answered a redirect ({status}), which is not followed",
-                status=status,
-                adapter=self.name,
-                complaint_id=cid,
-            )
-        else:
-            error = RejectedError(
-                f"receiver refused the event ({status})",
-                status=status,
-                adapter=self.name,
-                complaint_id=cid,
-            )
-        return PushResult.failed(item.complaint_id, error)
+            ).close()
+        except AuthError:
+            raise
+        except AdapterError as exc:
+            return PushResult.failed(item.complaint_id, exc)
+        return PushResult.synced(item.complaint_id, {"delivery": message_id}, created=item.is_new)
 
     def _get_state(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        if not self.settings.state_url:
+        if not self.config.state_url:
             raise ConfigError(
                 "reading back needs a state_url on the receiver", key="adapters.webhook.state_url"
             )
-        self.calls += 1
         try:
-            response = self.session.get(
-                self.settings.state_url,
+            response = self.request(
+                "GET",
+                self.config.state_url,
+                what="state read",
+                timeout=self.config.timeout_seconds,
                 params=params,
-                timeout=self.settings.timeout_seconds,
-                allow_redirects=False,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError(
-                f"state read failed: {type(exc).__name__}", adapter=self.name
-            ) from exc
-        if response.status_code != 200:
-            raise TransientError(
-                f"state read answered {response.status_code}",
-                adapter=self.name,
-                status=response.status_code,
-            )
+        except RejectedError as exc:  # a wrong URL, not a record problem
+            raise ConfigError(exc.reason, key="adapters.webhook.state_url") from exc
         data: dict[str, Any] = response.json()
         return data
 
     @staticmethod
     def _record(entry: Mapping[str, Any]) -> RemoteRecord:
+        cid = str(entry["complaint_id"])
         plan = entry.get("plan") or {}
+        status = (entry.get("complaint") or {}).get("status")
+        tasks = {
+            str(task["kind"]): RemoteTask(
+                complaint_id=cid,
+                kind=str(task["kind"]),
+                due_at=datetime.fromisoformat(task["due_at"]) if task.get("due_at") else None,
+                completed=bool(task.get("completed")),
+            )
+            for task in plan.get("tasks", [])
+        }
         return RemoteRecord(
-            complaint_id=str(entry["complaint_id"]),
+            complaint_id=cid,
             refs={"delivery": str(entry.get("event_id", ""))},
-            fields={
-                "version": entry.get("version"),
-                "priority": plan.get("priority"),
-                "coordinator": plan.get("coordinator"),
-            },
-            tasks={t["kind"]: t for t in plan.get("tasks", [])},
+            version=entry.get("version"),
+            stage=status,
+            closed=status in _CLOSED if status else None,
+            tasks=tasks,
+            fields={"priority": plan.get("priority"), "coordinator": plan.get("coordinator")},
+            raw=entry,
         )
 
     def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
@@ -262,6 +202,3 @@ class WebhookAdapter(Adapter):
             after = data.get("next")
             if not after:
                 return
-
-    def close(self) -> None:
-        self.session.close()

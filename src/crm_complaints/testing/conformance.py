@@ -20,23 +20,25 @@ what is wrong, e.g. "pushing the same version twice created a second remote obje
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Literal, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
 
 import pytest
 
-from ..adapters.base import Adapter, Outcome, PlannedComplaint, PushResult
+from ..adapters.base import Adapter, Outcome, PushResult, RemoteRecord
 from ..config import DEFAULT_ALLOWED_FIELDS
-from ..errors import RateLimitedError, RejectedError, TransientError
-from ..policy import Policy
-from ..schema import Complaint
+from ..errors import AuthError, RateLimitedError, RejectedError, TransientError
+from ..policy import PlannedComplaint, Policy
+from ..schema import Complaint, Status
 from ..state import open_store
-from ..sync import sync, version_of
+from ..sync import sync
 from .samples import sample_complaints
 
 __all__ = [
     "AdapterConformance",
     "Failure",
     "Harness",
+    "check_auth_stops_the_run",
     "check_calls_are_counted",
     "check_classification",
     "check_no_duplicates_on_repeated_push",
@@ -44,18 +46,21 @@ __all__ = [
     "check_one_result_per_complaint",
     "check_read_back",
     "check_setup_is_idempotent",
+    "check_tasks_arrive_with_due_dates",
     "check_unchanged_rerun_costs_nothing",
     "check_updates_in_place",
     "planned",
+    "with_status",
 ]
 
-Failure = Literal["transient", "rate_limited", "rejected"]
+Failure = Literal["transient", "rate_limited", "rejected", "auth"]
+_CLOSED = {Status.RESOLVED, Status.CLOSED}
 
 
 class Harness(Protocol):
     """What the kit needs to know about an adapter and its CRM double."""
 
-    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter:
+    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter[Any]:
         """A fresh adapter connected to the double (setup not yet run)."""
 
     def remote_count(self, complaint_id: str) -> int:
@@ -64,12 +69,16 @@ class Harness(Protocol):
     def remote_version(self, complaint_id: str) -> str | None:
         """The complaint version the double holds, as the adapter wrote it; None if absent."""
 
+    def remote_tasks(self, complaint_id: str) -> Mapping[str, datetime | None]:
+        """The follow-up tasks the double holds for this complaint: task kind → due date as
+        stored (``None`` when a task arrived without one)."""
+
     def received_text(self) -> str:
         """Everything the double received or holds, as text (to look for personal data)."""
 
     def inject(self, failure: Failure, complaint_id: str) -> None:
         """Make the double's next answer about this complaint a failure of that kind: a 5xx,
-        a 429, or a per-record refusal (400/422)."""
+        a 429, a per-record refusal (400/422), or a refused token (401)."""
 
 
 def planned(
@@ -77,25 +86,47 @@ def planned(
 ) -> list[PlannedComplaint]:
     """Plan complaints the way the engine does (default policy), with optional stored refs."""
     policy = Policy()
-    result = []
+    return [policy.planned(c, (previous or {}).get(c.id)) for c in complaints]
+
+
+def with_status(complaints: Sequence[Complaint], status: Status) -> list[Complaint]:
+    """The same complaints moved to ``status``, with the timestamps a clinic would have set
+    (acknowledged an hour after receipt, resolved and closed a day later)."""
+    moved = []
     for complaint in complaints:
-        plan = policy.plan(complaint)
-        refs = (previous or {}).get(complaint.id)
-        result.append(
-            PlannedComplaint(complaint, plan, version_of(complaint, plan.content_hash()), refs)
-        )
-    return result
+        data = complaint.model_dump()
+        data["status"] = status
+        if status.rank >= Status.ACKNOWLEDGED.rank:
+            data["acknowledged_at"] = complaint.received_at + timedelta(hours=1)
+        if status.rank >= Status.RESOLVED.rank:
+            data["resolved_at"] = complaint.received_at + timedelta(days=1)
+        if status is Status.CLOSED:
+            data["closed_at"] = complaint.received_at + timedelta(days=1, hours=1)
+        moved.append(Complaint.model_validate(data))
+    return moved
+
+
+def _mixed_statuses(prefix: str) -> list[Complaint]:
+    """Open, resolved and closed complaints (a resolved one plans a follow-up task)."""
+    open_ = sample_complaints(3, f"{prefix}-OPEN")
+    resolved = with_status(sample_complaints(2, f"{prefix}-RES"), Status.RESOLVED)
+    closed = with_status(sample_complaints(2, f"{prefix}-CLO"), Status.CLOSED)
+    return [*open_, *resolved, *closed]
 
 
 def _by_id(results: Sequence[PushResult]) -> dict[str, PushResult]:
     return {r.complaint_id: r for r in results}
 
 
-def _push_ok(adapter: Adapter, items: Sequence[PlannedComplaint]) -> dict[str, PushResult]:
+def _push_ok(adapter: Adapter[Any], items: Sequence[PlannedComplaint]) -> dict[str, PushResult]:
     results = _by_id(adapter.push(items))
     failed = {cid: r.outcome.value for cid, r in results.items() if r.outcome is not Outcome.SYNCED}
     assert not failed, f"a healthy double refused records: {failed}"
     return results
+
+
+def _same_moment(a: datetime | None, b: datetime) -> bool:
+    return a is not None and abs((a - b).total_seconds()) < 1
 
 
 def check_setup_is_idempotent(harness: Harness) -> None:
@@ -166,7 +197,7 @@ def check_updates_in_place(harness: Harness) -> None:
 
 def check_classification(harness: Harness) -> None:
     """Transient → retry, 429 → rate limited, refusal → rejected; the rest of the batch syncs."""
-    expected = {
+    expected: dict[Failure, tuple[Outcome, ...]] = {
         "transient": (Outcome.RETRY, Outcome.RATE_LIMITED),
         "rate_limited": (Outcome.RATE_LIMITED,),
         "rejected": (Outcome.REJECTED,),
@@ -176,7 +207,7 @@ def check_classification(harness: Harness) -> None:
         adapter.setup()
         items = planned(sample_complaints(3, f"KIT-{failure.upper()}"))
         victim = items[1].complaint_id
-        harness.inject(failure, victim)  # type: ignore[arg-type]
+        harness.inject(failure, victim)
         try:
             results = _by_id(adapter.push(items))
         except (TransientError, RejectedError) as exc:
@@ -201,17 +232,87 @@ def check_classification(harness: Harness) -> None:
             )
 
 
-def check_read_back(harness: Harness) -> None:
+def check_auth_stops_the_run(harness: Harness) -> None:
+    """A refused token (401) must raise AuthError: as a per-record rejection it would
+    quarantine every complaint, and as a transient error it would retry forever."""
     adapter = harness.make_adapter()
     adapter.setup()
-    items = planned(sample_complaints(7, "KIT-READ"))
+    items = planned(sample_complaints(2, "KIT-AUTH"))
+    harness.inject("auth", items[0].complaint_id)
+    try:
+        results = adapter.push(items)
+    except AuthError:
+        return
+    except Exception as exc:
+        pytest.fail(f"a 401 must raise AuthError, not {type(exc).__name__}", pytrace=False)
+    got = {r.complaint_id: r.outcome.value for r in results}
+    pytest.fail(
+        f"a 401 must raise AuthError to stop the run; the adapter returned {got}", pytrace=False
+    )
+
+
+def check_tasks_arrive_with_due_dates(harness: Harness) -> None:
+    """Every planned task reaches the CRM with its due date: the deadlines are the product."""
+    adapter = harness.make_adapter()
+    adapter.setup()
+    items = planned(_mixed_statuses("KIT-DUE"))
+    _push_ok(adapter, items)
+    for item in items:
+        held = harness.remote_tasks(item.complaint_id)
+        wanted = {task.kind.value for task in item.plan.tasks}
+        missing = sorted(wanted - set(held))
+        assert not missing, f"{item.complaint_id}: planned tasks missing at the CRM: {missing}"
+        wrong = sorted(
+            task.kind.value
+            for task in item.plan.tasks
+            if not _same_moment(held[task.kind.value], task.due_at)
+        )
+        assert not wrong, (
+            f"{item.complaint_id}: tasks arrived without their planned due date: {wrong}"
+        )
+
+
+def check_read_back(harness: Harness) -> None:
+    """``read`` and ``list_owned`` give reconciliation what it compares: the version written,
+    whether the CRM counts the complaint closed, and every task with due date and completion."""
+    adapter = harness.make_adapter()
+    adapter.setup()
+    items = planned(_mixed_statuses("KIT-READ"))
     refs = {cid: r.refs for cid, r in _push_ok(adapter, items).items()}
     found = adapter.read(refs)
     assert set(found) == set(refs), f"read() missed {sorted(set(refs) - set(found))}"
-    for cid, record in found.items():
-        assert record.complaint_id == cid
-    owned = {r.complaint_id for r in adapter.list_owned()}
-    assert set(refs) <= owned, f"list_owned() missed {sorted(set(refs) - owned)}"
+    for item in items:
+        _check_record(found[item.complaint_id], item, tasks=True)
+    owned = {r.complaint_id: r for r in adapter.list_owned()}
+    assert set(refs) <= set(owned), f"list_owned() missed {sorted(set(refs) - set(owned))}"
+    for item in items:
+        _check_record(owned[item.complaint_id], item, tasks=False)
+
+
+def _check_record(record: RemoteRecord, item: PlannedComplaint, *, tasks: bool) -> None:
+    cid = item.complaint_id
+    assert record.complaint_id == cid, f"a record for {cid} says it is {record.complaint_id}"
+    assert record.version == item.version, (
+        f"{cid}: read back version {record.version!r}, wrote {item.version!r}"
+    )
+    closed = item.complaint.status in _CLOSED
+    assert record.closed is not None, (
+        f"{cid}: RemoteRecord.closed is None; reconciliation needs to know if the CRM counts "
+        "the complaint closed"
+    )
+    assert record.closed == closed, f"{cid}: read back closed={record.closed}, wrote {closed}"
+    if not tasks:
+        return
+    for task in item.plan.tasks:
+        held = record.tasks.get(task.kind.value)
+        assert held is not None, f"{cid}: read() lost the {task.kind.value} task"
+        assert _same_moment(held.due_at, task.due_at), (
+            f"{cid}: read() gives {task.kind.value} due {held.due_at}, planned {task.due_at}"
+        )
+        assert held.completed == task.completed, (
+            f"{cid}: read() gives {task.kind.value} completed={held.completed}, "
+            f"planned {task.completed}"
+        )
 
 
 def check_no_personal_data(harness: Harness) -> None:
@@ -221,13 +322,22 @@ def check_no_personal_data(harness: Harness) -> None:
     _push_ok(adapter, planned(complaints))
     text = harness.received_text()
     for complaint in complaints:
-        values = [complaint.description]
-        if complaint.customer:
-            values += [complaint.customer.name, complaint.customer.email, complaint.customer.phone]
-        if complaint.reporter:
-            values.append(complaint.reporter.name)
-        leaked = [v for v in values if v and v in text]
-        assert not leaked, f"personal data outside the allowlist reached the CRM for {complaint.id}"
+        customer, reporter = complaint.customer, complaint.reporter
+        values = {
+            "description": complaint.description,
+            "customer.name": customer.name if customer else None,
+            "customer.email": customer.email if customer else None,
+            "customer.phone": customer.phone if customer else None,
+            "reporter.name": reporter.name if reporter else None,
+        }
+        # Field names only: a kit failure must not print the personal data it found.
+        leaked = sorted(name for name, value in values.items() if value and value in text)
+        if leaked:
+            pytest.fail(
+                f"personal data outside the allowlist reached the CRM for {complaint.id}: "
+                f"{', '.join(leaked)}",
+                pytrace=False,
+            )
 
 
 def check_calls_are_counted(harness: Harness) -> None:
@@ -244,9 +354,9 @@ def check_unchanged_rerun_costs_nothing(harness: Harness, tmp_dir: str) -> None:
     store = open_store(f"{tmp_dir}/kit-state.db")
     try:
         complaints = sample_complaints(6, "KIT-RERUN")
-        first = sync(complaints, adapter=adapter, store=store, policy=Policy())
+        first = sync(complaints, adapter=adapter, store=store)
         assert first.created == 6, f"the engine could not sync through the adapter: {first.line()}"
-        again = sync(complaints, adapter=adapter, store=store, policy=Policy())
+        again = sync(complaints, adapter=adapter, store=store)
         assert again.remote_calls == 0, f"an unchanged rerun made {again.remote_calls} calls"
     finally:
         store.close()
@@ -273,6 +383,12 @@ class AdapterConformance:
 
     def test_classification(self, harness: Harness) -> None:
         check_classification(harness)
+
+    def test_auth_stops_the_run(self, harness: Harness) -> None:
+        check_auth_stops_the_run(harness)
+
+    def test_tasks_arrive_with_due_dates(self, harness: Harness) -> None:
+        check_tasks_arrive_with_due_dates(harness)
 
     def test_read_back(self, harness: Harness) -> None:
         check_read_back(harness)

@@ -1,0 +1,111 @@
+"""The HubSpot adapter, on the official ``hubspot-api-client`` SDK.
+
+One batch of up to 100 complaints costs: one ticket batch upsert on our unique
+``crm_complaint_id`` property, one task batch upsert per 100 tasks on the unique
+``crm_task_key`` (``<complaint id>:<task kind>``), and one v4 association batch per 100 tasks
+that are not yet linked to their ticket. Upserts make every write idempotent: a rerun, a retry
+or a crash never creates a second ticket or task. Writes never search to find what exists
+(search is eventually consistent); reconciliation's listings do search (see :mod:`.read`).
+
+The package: :mod:`.client` (the edge: limiter, counting, error classification),
+:mod:`.portal` (discovery and setup), :mod:`.properties` (what a ticket and a task hold),
+:mod:`.push` (one batch's writes), :mod:`.read` (reading back), :mod:`.config`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ...policy import PlannedComplaint
+from ..base import Adapter, PushResult, RemoteRecord, RemoteRefs, RemoteTask, SetupReport
+from . import portal as _portal
+from .client import HubSpotClient
+from .config import HubSpotConfig, task_key
+from .portal import TASK_PROPERTIES, TICKET_PROPERTIES, Portal
+from .properties import Properties
+from .push import PushRun, WrittenSoFar
+from .read import Reader
+
+__all__ = [
+    "TASK_PROPERTIES",
+    "TICKET_PROPERTIES",
+    "HubSpotAdapter",
+    "HubSpotConfig",
+    "task_key",
+]
+
+
+class HubSpotAdapter(Adapter[HubSpotConfig]):
+    """Tickets, owners and follow-up tasks in HubSpot."""
+
+    name = "hubspot"
+    config_model = HubSpotConfig
+    # Tickets go 100 to a request, but tasks pack best across many complaints.
+    max_batch_size = 1000
+
+    def __init__(self, config: HubSpotConfig, **kw: Any) -> None:
+        super().__init__(config, **kw)
+        token = self.secret(
+            config.token_env,
+            config_key="adapters.hubspot.token_env",
+            what="a private app token",
+        )
+        self.client = HubSpotClient(config, token, self.count_call, self.name)
+        self.limiter = self.client.limiter
+        self._portal: Portal | None = None
+        self._properties: Properties | None = None
+        self._written = WrittenSoFar()
+        self._reader = Reader(self.client, self.portal)
+
+    def portal(self) -> Portal:
+        """The portal's ids behind the config's labels (discovered once per adapter)."""
+        if self._portal is None:
+            self._portal = _portal.discover(self.client, self.config)
+        return self._portal
+
+    @property
+    def properties(self) -> Properties:
+        if self._properties is None:
+            self._properties = Properties(self.portal(), self.config, self.allowed_fields)
+        return self._properties
+
+    def setup(self) -> SetupReport:
+        """Create our property group and properties on tickets and tasks, if missing."""
+        return _portal.setup(self.client, self.config)
+
+    def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:
+        """Tickets in requests of 100, then tasks in requests of 100 with their links; see
+        :mod:`.push`."""
+        if len(batch) > self.max_batch_size:
+            raise ValueError(f"at most {self.max_batch_size} complaints per push")
+        properties = self.properties
+        if any(item.attempt == 0 for item in batch):
+            self._written.forget()
+        return PushRun(self.client, properties, self._written, batch).run()
+
+    def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
+        return self._reader.read(refs)
+
+    def list_owned(self) -> Iterator[RemoteRecord]:
+        return self._reader.list_owned()
+
+    def list_tasks(
+        self, *, due_before: datetime | None = None, changed_since: datetime | None = None
+    ) -> Iterator[RemoteTask]:
+        return self._reader.list_tasks(due_before=due_before, changed_since=changed_since)
+
+    def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
+        props = self.properties.ticket(item)
+        return {
+            "subject": props["subject"],
+            "priority": props["hs_ticket_priority"],
+            "stage": self.portal().stage_labels[props["hs_pipeline_stage"]],
+            "owner": props.get("hubspot_owner_id", ""),
+            "departments": props["crm_departments"],
+            "version": item.version,
+        }
+
+    def auth_hint(self) -> str:
+        return f"check the private app token in {self.config.token_env}"

@@ -1,0 +1,68 @@
+"""``[adapters.hubspot]``: the HubSpot adapter's settings, and the keys it writes under."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...policy import TaskKind
+from ...schema import Category, Department, Severity, Status
+
+__all__ = ["DEFAULT_HOST", "HubSpotConfig", "task_key"]
+
+DEFAULT_HOST = "https://api.hubapi.com"
+
+
+def task_key(complaint_id: str, kind: TaskKind | str) -> str:
+    """``crm_task_key`` of a task: ``<complaint id>:<task kind>``, unique per complaint."""
+    return f"{complaint_id}:{TaskKind(kind).value}"
+
+
+class HubSpotConfig(BaseModel):
+    """``[adapters.hubspot]``: mappings by label or e-mail, discovered from the portal at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    host: str = DEFAULT_HOST
+    allow_insecure_http: bool = False
+    pipeline: str = "Support Pipeline"
+    stages: dict[Status, str] = Field(
+        default_factory=lambda: {
+            Status.RECEIVED: "New",
+            Status.ACKNOWLEDGED: "Waiting on us",
+            Status.INVESTIGATING: "Waiting on us",
+            Status.COORDINATING: "Waiting on us",
+            Status.RESOLUTION_PROPOSED: "Waiting on contact",
+            Status.RESOLVING: "Waiting on contact",
+            Status.RESOLVED: "Closed",
+            Status.CLOSED: "Closed",
+        }
+    )
+    owners: dict[Department, str] = Field(default_factory=dict)
+    # Option names of the portal, which happen to match the policy's default labels.
+    priorities: dict[Severity, str] = Field(
+        default_factory=lambda: {
+            Severity.LOW: "LOW",
+            Severity.MEDIUM: "MEDIUM",
+            Severity.HIGH: "HIGH",
+            Severity.CRITICAL: "URGENT",
+        }
+    )
+    task_priorities: dict[Severity, str] = Field(
+        default_factory=lambda: {
+            Severity.LOW: "LOW",
+            Severity.MEDIUM: "MEDIUM",
+            Severity.HIGH: "HIGH",
+            Severity.CRITICAL: "HIGH",
+        }
+    )
+    categories: dict[Category, str] = Field(default_factory=dict)
+    property_group: str = "crm_complaints"
+    rate_limit_requests: int = Field(100, ge=1)
+    rate_limit_window_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+    contacts: bool = False
+    """Also upsert a contact per customer (keyed on customer.external_id) and link the ticket and
+    its tasks to it. Only allowed fields go on the contact (by default none but the id)."""
+    concurrency: int = Field(4, ge=1, le=16)
+    """Task requests in flight at once; the rate limiter still caps the request rate."""

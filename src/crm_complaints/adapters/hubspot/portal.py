@@ -1,0 +1,220 @@
+"""What we need to know of a HubSpot portal, and what we create in it.
+
+Discovery resolves the config's labels and e-mails (pipeline, stages, owners, priority and
+category options) to the portal's ids once per adapter; a mapping the portal lacks is a
+ConfigError naming the key. Setup creates our property group and properties, idempotently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
+
+from ...errors import ConfigError
+from ...schema import Category, Department, Severity, Status
+from ..base import SetupReport
+from .client import HubSpotClient
+from .config import HubSpotConfig
+
+__all__ = [
+    "CONTACT_PROPERTIES",
+    "TASK_PROPERTIES",
+    "TICKET_PROPERTIES",
+    "Portal",
+    "PropertySpec",
+    "discover",
+    "setup",
+]
+
+
+class PropertySpec(NamedTuple):
+    """One custom property we own."""
+
+    name: str
+    label: str
+    type: str
+    field_type: str
+    unique: bool = False
+
+
+TICKET_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec("crm_complaint_id", "Complaint ID", "string", "text", True),
+    PropertySpec("crm_category", "Complaint category", "string", "text"),
+    PropertySpec("crm_severity", "Complaint severity", "string", "text"),
+    PropertySpec("crm_departments", "Departments involved", "string", "text"),
+    PropertySpec("crm_coordinator", "Coordinating department", "string", "text"),
+    PropertySpec("crm_channel", "Complaint channel", "string", "text"),
+    PropertySpec("crm_clinic", "Clinic", "string", "text"),
+    PropertySpec("crm_received_at", "Complaint received", "datetime", "date"),
+    PropertySpec("crm_version", "Synced version", "string", "text"),
+)
+TASK_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec("crm_task_key", "Complaint task key", "string", "text", True),
+)
+CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec("crm_customer_id", "Complaint customer id", "string", "text", True),
+)
+
+
+@dataclass(frozen=True)
+class Portal:
+    """What discovery found: ids behind the labels and e-mails of the config."""
+
+    pipeline_id: str
+    stage_ids: Mapping[Status, str]
+    stage_labels: Mapping[str, str]
+    closed_stage_ids: frozenset[str]
+    owner_ids: Mapping[Department, str]
+    priority_values: Mapping[Severity, str]
+    category_values: Mapping[Category, str]
+
+
+def discover(client: HubSpotClient, config: HubSpotConfig) -> Portal:
+    """Read pipelines, owners and options, and resolve the config against them."""
+    pipelines = client.call("read pipelines", client.pipelines.get_all, object_type="tickets")
+    pipeline = next((p for p in pipelines.results if p.label == config.pipeline), None)
+    if pipeline is None:
+        known = sorted(p.label for p in pipelines.results)
+        raise ConfigError(
+            f"no ticket pipeline labelled {config.pipeline!r} (the portal has {known})",
+            key="adapters.hubspot.pipeline",
+        )
+    by_label = {s.label: s.id for s in pipeline.stages}
+    stage_ids: dict[Status, str] = {}
+    for status in Status:
+        wanted = config.stages.get(status)
+        if wanted is None or wanted not in by_label:
+            raise ConfigError(
+                f"pipeline {config.pipeline!r} has no stage {wanted!r} (it has {sorted(by_label)})",
+                key=f"adapters.hubspot.stages.{status.value}",
+            )
+        stage_ids[status] = by_label[wanted]
+    owners = _owner_emails(client)
+    owner_ids: dict[Department, str] = {}
+    for department, email in config.owners.items():
+        found = owners.get(email.lower())
+        if found is None:
+            raise ConfigError(
+                f"no HubSpot owner with e-mail {email!r}",
+                key=f"adapters.hubspot.owners.{department.value}",
+            )
+        owner_ids[department] = found
+    priorities = _option_values(client, "hs_ticket_priority")
+    categories = _option_values(client, "hs_ticket_category") if config.categories else {}
+    return Portal(
+        pipeline_id=pipeline.id,
+        stage_ids=stage_ids,
+        stage_labels={s.id: s.label for s in pipeline.stages},
+        closed_stage_ids=frozenset(
+            s.id for s in pipeline.stages if (s.metadata or {}).get("ticketState") == "CLOSED"
+        ),
+        owner_ids=owner_ids,
+        priority_values={
+            severity: _option(priorities, wanted, f"adapters.hubspot.priorities.{severity.value}")
+            for severity, wanted in config.priorities.items()
+        },
+        category_values={
+            category: _option(categories, wanted, f"adapters.hubspot.categories.{category.value}")
+            for category, wanted in config.categories.items()
+        },
+    )
+
+
+def setup(client: HubSpotClient, config: HubSpotConfig) -> SetupReport:
+    """Create our property group and properties on tickets and tasks (and contacts), if
+    missing; a second run creates nothing."""
+    created: list[str] = []
+    existing: list[str] = []
+    group = config.property_group
+    objects = [("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)]
+    if config.contacts:
+        objects.append(("contacts", CONTACT_PROPERTIES))
+    for object_type, wanted in objects:
+        groups = client.call(
+            f"read {object_type} property groups", client.groups.get_all, object_type=object_type
+        )
+        if any(g.name == group for g in groups.results):
+            existing.append(f"{object_type} property group {group}")
+        else:
+            client.call(
+                f"create {object_type} property group",
+                client.groups.create,
+                object_type=object_type,
+                property_group_create=PropertyGroupCreate(
+                    name=group, label="Complaints (crm-complaints)", display_order=-1
+                ),
+            )
+            created.append(f"{object_type} property group {group}")
+        have = client.call(
+            f"read {object_type} properties", client.properties.get_all, object_type=object_type
+        )
+        names = {p.name for p in have.results}
+        missing = [spec for spec in wanted if spec.name not in names]
+        existing += [f"{object_type}.{spec.name}" for spec in wanted if spec.name in names]
+        if missing:
+            client.call(
+                f"create {object_type} properties",
+                client.property_batch.create,
+                object_type=object_type,
+                batch_input_property_create=BatchInputPropertyCreate(
+                    inputs=[_property_create(spec, group) for spec in missing]
+                ),
+            )
+            created += [f"{object_type}.{spec.name}" for spec in missing]
+    return SetupReport(created=tuple(created), existing=tuple(existing))
+
+
+def _property_create(spec: PropertySpec, group: str) -> PropertyCreate:
+    return PropertyCreate(
+        name=spec.name,
+        label=spec.label,
+        type=spec.type,
+        field_type=spec.field_type,
+        group_name=group,
+        has_unique_value=spec.unique,
+        description="Written by crm-complaints; do not edit by hand.",
+    )
+
+
+def _owner_emails(client: HubSpotClient) -> dict[str, str]:
+    found: dict[str, str] = {}
+    after: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"limit": 500}
+        if after:
+            kwargs["after"] = after
+        page = client.call("read owners", client.owners.get_page, **kwargs)
+        for owner in page.results:
+            if owner.email:
+                found[owner.email.lower()] = str(owner.id)
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if not after:
+            return found
+
+
+def _option_values(client: HubSpotClient, prop: str) -> dict[str, str]:
+    """An enumeration property's options, by value and by label, to their value."""
+    spec = client.call(
+        f"read property {prop}",
+        client.properties.get_by_name,
+        object_type="tickets",
+        property_name=prop,
+    )
+    options: dict[str, str] = {}
+    for option in spec.options or []:
+        options[option.value] = option.value
+        options[option.label] = option.value
+    return options
+
+
+def _option(options: Mapping[str, str], wanted: str, key: str) -> str:
+    value = options.get(wanted)
+    if value is None:
+        raise ConfigError(
+            f"the portal has no option {wanted!r} (it has {sorted(set(options.values()))})",
+            key=key,
+        )
+    return value

@@ -1,0 +1,133 @@
+"""One entry point for the library: everything a run needs, wired from one ``Settings``.
+
+``sync`` and ``reconcile`` take many parts (adapter, state store, policy, retry bounds, CSV
+mapping, lock wait); wired by hand, one forgotten part quietly changes the answer (a policy
+without the clinic's calendar makes every complaint look drifted). :class:`Job` takes the
+settings once and wires them the same way the CLI does::
+
+    job = Job(load_settings("config.toml"))
+    summary = job.sync("complaints.jsonl", adapter="hubspot")
+    report = job.reconcile("complaints.jsonl", adapter="hubspot")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .adapters.base import Adapter, SetupReport
+from .adapters.registry import create_adapter
+from .config import Settings
+from .policy import Policy
+from .readers import ReadResult, read_complaints
+from .reconcile import ReconcileReport, reconcile
+from .retry import RetryPolicy
+from .schema import Complaint
+from .state import SqlStateStore, open_store
+from .sync import SyncSummary, sync
+
+__all__ = ["Job", "Source"]
+
+Source = Path | str | Iterable[ReadResult | Complaint]
+"""A JSON Lines or CSV file (read with ``settings.csv``), or complaints already read."""
+
+
+class Job:
+    """Runs of one configuration. Each run opens the adapter and the state store it needs and
+    closes them after; ``environ`` (default ``os.environ``) is where adapters find secrets."""
+
+    def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy.from_settings(self.settings)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy.from_config(self.settings.sync)
+
+    def read(self, source: Source) -> Iterable[ReadResult | Complaint]:
+        """The complaints of a source; invalid records come as quarantine entries."""
+        if isinstance(source, str | Path):
+            return read_complaints(source, self.settings.csv)
+        return source
+
+    def adapter(self, name: str) -> Adapter[Any]:
+        """A configured adapter (from ``[adapters.<name>]``); close it when done."""
+        return create_adapter(name, self.settings, environ=self.environ)
+
+    def store(self) -> SqlStateStore:
+        """The configured state store; close it when done."""
+        return open_store(self.settings.state.path, self.settings.state.url)
+
+    @contextmanager
+    def session(self, adapter: str) -> Iterator[tuple[Adapter[Any], SqlStateStore]]:
+        """An adapter and the state store, closed on exit."""
+        remote = self.adapter(adapter)
+        try:
+            store = self.store()
+        except BaseException:
+            remote.close()
+            raise
+        try:
+            yield remote, store
+        finally:
+            remote.close()
+            store.close()
+
+    def setup(self, adapter: str) -> SetupReport:
+        """The adapter's idempotent one-time bootstrap."""
+        with self.adapter(adapter) as remote:
+            return remote.setup()
+
+    def sync(
+        self,
+        source: Source,
+        *,
+        adapter: str,
+        dry_run: bool = False,
+        batch_size: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> SyncSummary:
+        """Push new and changed complaints; see :func:`crm_complaints.sync.sync`."""
+        with self.session(adapter) as (remote, store):
+            return sync(
+                self.read(source),
+                adapter=remote,
+                store=store,
+                policy=self.policy,
+                batch_size=batch_size or self.settings.sync.batch_size,
+                dry_run=dry_run,
+                retry=self.retry,
+                lock_wait_seconds=self.settings.state.lock_wait_seconds,
+                on_progress=on_progress,
+            )
+
+    def reconcile(
+        self,
+        source: Source,
+        *,
+        adapter: str,
+        repair: bool = False,
+        now: datetime | None = None,
+    ) -> ReconcileReport:
+        """Compare source, state and CRM; see :func:`crm_complaints.reconcile.reconcile`."""
+        with self.session(adapter) as (remote, store):
+            return reconcile(
+                self.read(source),
+                adapter=remote,
+                store=store,
+                policy=self.policy,
+                config=self.settings.reconcile,
+                repair=repair,
+                now=now,
+                retry=self.retry,
+                lock_wait_seconds=self.settings.state.lock_wait_seconds,
+            )
