@@ -27,7 +27,7 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "config.t
 
 
 def run(path: Path) -> tuple[int, int, float]:
-    policy = Policy(load_settings(EXAMPLE_CONFIG))
+    policy = Policy.from_settings(load_settings(EXAMPLE_CONFIG))
     planned = quarantined = 0
     began = time.perf_counter()
     for result in read_complaints(path):

@@ -55,7 +55,7 @@ class FakeCrm:
         return str(existing["id"]), False
 
 
-class FakeAdapter(Adapter):
+class FakeAdapter(Adapter[FakeConfig]):
     name = "fake"
     config_model = FakeConfig
 
@@ -68,7 +68,7 @@ class FakeAdapter(Adapter):
         return SetupReport(existing=("nothing",))
 
     def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:
-        self.calls += 1
+        self.count_call()
         self.pushed_batches.append([i.complaint_id for i in batch])
         if self.crm.batch_errors:
             raise self.crm.batch_errors.pop(0)
@@ -90,17 +90,17 @@ class FakeAdapter(Adapter):
         return results
 
     def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
-        self.calls += 1
+        self.count_call()
         return {
-            cid: RemoteRecord(cid, {"ticket": t["id"]}, {"version": t["version"]})
+            cid: RemoteRecord(cid, {"ticket": t["id"]}, version=t["version"])
             for cid, t in self.crm.tickets.items()
             if cid in refs
         }
 
     def list_owned(self) -> Iterator[RemoteRecord]:
-        self.calls += 1
+        self.count_call()
         for cid, t in self.crm.tickets.items():
-            yield RemoteRecord(cid, {"ticket": t["id"]}, {"version": t["version"]})
+            yield RemoteRecord(cid, {"ticket": t["id"]}, version=t["version"])
 
 
 def transient(cid: str, retry_after: float | None = None) -> TransientError:

@@ -297,8 +297,10 @@ def test_reading_back_and_listing(emulator: HubSpotEmulator, store: SqlStateStor
     assert adapter.calls - calls == 2 + 8  # tickets: 2 pages of 100; tasks: 780 keys / 100
     record = found["E2E-0007"]
     assert record.refs == refs["E2E-0007"]
-    assert record.fields["stage_label"] == "New"
-    assert record.tasks["initial_response"]["hs_task_status"] == "NOT_STARTED"
+    assert (record.stage, record.closed) == ("New", False)
+    first_response = record.tasks["initial_response"]
+    assert first_response.completed is False and first_response.due_at is not None
+    assert record.version == store.get_many("hubspot", ["E2E-0007"])["E2E-0007"].synced_hash
     owned = list(adapter.list_owned())
     assert sorted(r.complaint_id for r in owned) == sorted(refs)
 
@@ -335,11 +337,11 @@ def test_emulator_refuses_contract_breaking_and_oversized_requests(
 def test_listing_restarts_queries_past_the_search_result_cap(
     emulator: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_complaints.adapters import hubspot
+    from crm_complaints.adapters.hubspot import read
     from crm_complaints.emulator import server
 
     monkeypatch.setattr(server, "SEARCH_RESULT_LIMIT", 400)
-    monkeypatch.setattr(hubspot, "SEARCH_RESULT_CAP", 400)
+    monkeypatch.setattr(read, "SEARCH_RESULT_CAP", 400)
     adapter = make_adapter(emulator)
     adapter.setup()
     for index in range(1050):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -16,14 +18,14 @@ from crm_complaints.receiver import WebhookReceiver, running_receiver
 from crm_complaints.testing import AdapterConformance, Failure
 from tests.hubspot_support import OWNERS
 
-STATUS = {"transient": 503, "rate_limited": 429, "rejected": 422}
+STATUS = {"transient": 503, "rate_limited": 429, "rejected": 422, "auth": 401}
 
 
 class WebhookHarness:
     def __init__(self, receiver: WebhookReceiver) -> None:
         self.receiver = receiver
 
-    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter:
+    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter[Any]:
         config = WebhookConfig(url=self.receiver.url, state_url=self.receiver.state_url)
         return WebhookAdapter(config, allowed_fields=allowed_fields)
 
@@ -44,6 +46,14 @@ class WebhookHarness:
         held = self.receiver.state.complaints.get(complaint_id)
         return held["version"] if held else None
 
+    def remote_tasks(self, complaint_id: str) -> Mapping[str, datetime | None]:
+        held = self.receiver.state.complaints.get(complaint_id)
+        tasks = held["plan"]["tasks"] if held else []
+        return {
+            t["kind"]: datetime.fromisoformat(t["due_at"]) if t.get("due_at") else None
+            for t in tasks
+        }
+
     def received_text(self) -> str:
         return json.dumps(list(self.receiver.state.accepted.values()), ensure_ascii=False)
 
@@ -62,7 +72,7 @@ class HubSpotHarness:
     def __init__(self, emulator: HubSpotEmulator) -> None:
         self.emulator = emulator
 
-    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter:
+    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter[Any]:
         config = HubSpotConfig(host=self.emulator.base_url, owners=OWNERS)  # type: ignore[arg-type]
         return HubSpotAdapter(config, allowed_fields=allowed_fields)
 
@@ -78,6 +88,15 @@ class HubSpotHarness:
             if ticket.properties.get("crm_complaint_id") == complaint_id:
                 return ticket.properties.get("crm_version")
         return None
+
+    def remote_tasks(self, complaint_id: str) -> Mapping[str, datetime | None]:
+        found: dict[str, datetime | None] = {}
+        for task in self.emulator.portal.live("tasks"):
+            owner, _, kind = str(task.properties.get("crm_task_key", "")).rpartition(":")
+            if owner == complaint_id:
+                due = task.properties.get("hs_timestamp")
+                found[kind] = datetime.fromisoformat(due.replace("Z", "+00:00")) if due else None
+        return found
 
     def received_text(self) -> str:
         return json.dumps(

@@ -22,7 +22,7 @@ FD, CS, PH, MG = (
 
 @pytest.fixture
 def policy() -> Policy:
-    return Policy(Settings())
+    return Policy()
 
 
 def severity_of(policy: Policy, **overrides: Any) -> Severity:
@@ -184,7 +184,7 @@ def test_tasks_complete_as_the_complaint_moves(policy: Policy) -> None:
 
 def test_due_dates_carry_the_clinic_offset() -> None:
     settings = Settings(clinics={"taipei": ClinicConfig(time_zone="Asia/Taipei", country="TW")})
-    plan = Policy(settings).plan(
+    plan = Policy.from_settings(settings).plan(
         make_complaint(clinic="taipei", received_at="2026-11-18T02:00:00+00:00")
     )
     assert {t.due_at.utcoffset() for t in plan.tasks} == {timedelta(hours=8)}
@@ -192,7 +192,7 @@ def test_due_dates_carry_the_clinic_offset() -> None:
 
 def test_unnamed_clinic_uses_the_default_and_its_language() -> None:
     settings = Settings(default_clinic=ClinicConfig(language="zh-Hant"))
-    plan = Policy(settings).plan(make_complaint(clinic="nowhere", language=None))
+    plan = Policy.from_settings(settings).plan(make_complaint(clinic="nowhere", language=None))
     assert plan.language == "zh-Hant"
     assert plan.tasks[0].title == "立即向上級詳細報告"
 
@@ -205,7 +205,7 @@ def test_every_number_and_mapping_is_overridable() -> None:
         primary_department={**PolicyConfig().primary_department, "wait_time": "management"},  # type: ignore[dict-item]
         priority={"low": "P4", "medium": "P3", "high": "P2", "critical": "P1"},  # type: ignore[dict-item]
     )
-    policy = Policy(Settings(policy=config))
+    policy = Policy(config)
     plan = policy.plan(
         make_complaint(
             category="wait_time", demand={"kind": "refund", "amount": "10000", "currency": "JPY"}
@@ -230,7 +230,7 @@ def test_seed_003_dermatology_cases(examples_dir: Any) -> None:
     from crm_complaints.config import load_settings
     from crm_complaints.readers import read_complaints
 
-    policy = Policy(load_settings(examples_dir / "config.toml"))
+    policy = Policy.from_settings(load_settings(examples_dir / "config.toml"))
     plans = {
         c.id: policy.plan(c)
         for c in read_complaints(examples_dir / "complaints.jsonl")

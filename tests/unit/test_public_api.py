@@ -15,9 +15,12 @@ def test_package_all_is_pinned() -> None:
         "Complaint",
         "ConfigError",
         "CrmComplaintsError",
+        "ExitCode",
+        "Job",
         "LockHeldError",
         "PermanentError",
         "Plan",
+        "PlannedComplaint",
         "PlannedTask",
         "Policy",
         "QuarantineEntry",
@@ -28,6 +31,7 @@ def test_package_all_is_pinned() -> None:
         "StateError",
         "TaskKind",
         "TransientError",
+        "WebhookVerificationError",
         "__version__",
         "load_settings",
         "read_complaints",
@@ -36,6 +40,30 @@ def test_package_all_is_pinned() -> None:
     }
     for name in crm_complaints.__all__:
         assert hasattr(crm_complaints, name), name
+
+
+def test_adapter_interface_is_pinned() -> None:
+    """What an integrator's adapter imports: changing it breaks third-party adapters."""
+    assert set(crm_complaints.adapters.__all__) == {
+        "Adapter",
+        "CountedSession",
+        "Outcome",
+        "PlannedComplaint",
+        "PushResult",
+        "RemoteRecord",
+        "RemoteRefs",
+        "RemoteTask",
+        "SetupReport",
+        "available_adapters",
+        "create_adapter",
+        "load_adapter_class",
+    }
+
+
+def test_version_comes_from_the_installed_package() -> None:
+    from importlib.metadata import version
+
+    assert crm_complaints.__version__ == version("crm-complaints")
 
 
 def test_adapter_and_kit_exports_resolve() -> None:

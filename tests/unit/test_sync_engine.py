@@ -57,7 +57,7 @@ def test_policy_change_resyncs_because_the_plan_changed(store: SqlStateStore) ->
     adapter = FakeAdapter()
     complaints = realistic_complaints(4)
     run(adapter, store, complaints)
-    stricter = Policy(Settings(policy=PolicyConfig(initial_response_minutes=60)))
+    stricter = Policy(PolicyConfig(initial_response_minutes=60))
     summary = run(adapter, store, complaints, policy=stricter)
     assert summary.updated == 4
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +14,7 @@ from crm_complaints_ticketdesk import TicketDeskAdapter, TicketDeskConfig
 
 from crm_complaints.adapters import Adapter
 from crm_complaints.config import DEFAULT_ALLOWED_FIELDS, Settings
-from crm_complaints.errors import ConfigError
+from crm_complaints.errors import AuthError, ConfigError
 from crm_complaints.testing import AdapterConformance, Failure
 
 BASE = "https://desk.example.test"
@@ -35,6 +36,8 @@ class TicketDeskDouble:
         mock.add_callback(responses.GET, f"{BASE}/api/v1/tickets", self.list)
 
     def field(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if self.failures.pop("(setup)", None) == "auth":
+            return 401, {}, "{}"
         name = request.url.rsplit("/", 1)[1]
         status = 200 if name in self.fields else 201
         self.fields.add(name)
@@ -53,6 +56,9 @@ class TicketDeskDouble:
             if failure == "rate_limited":
                 del self.failures[ticket["external_id"]]
                 return 429, {"Retry-After": "2"}, "{}"
+            if failure == "auth":
+                del self.failures[ticket["external_id"]]
+                return 401, {}, "{}"
         results = []
         for ticket in body["tickets"]:
             key = ticket["external_id"]
@@ -87,7 +93,7 @@ class Harness:
     def __init__(self, double: TicketDeskDouble) -> None:
         self.double = double
 
-    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter:
+    def make_adapter(self, allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS) -> Adapter[Any]:
         return TicketDeskAdapter(TicketDeskConfig(base_url=BASE), allowed_fields=allowed_fields)
 
     def remote_count(self, complaint_id: str) -> int:
@@ -96,6 +102,13 @@ class Harness:
     def remote_version(self, complaint_id: str) -> str | None:
         ticket = self.double.tickets.get(complaint_id)
         return ticket["fields"]["crm_version"] if ticket else None
+
+    def remote_tasks(self, complaint_id: str) -> Mapping[str, datetime | None]:
+        ticket = self.double.tickets.get(complaint_id) or {}
+        return {
+            t["kind"]: datetime.fromisoformat(t["due_at"]) if t.get("due_at") else None
+            for t in ticket.get("tasks", [])
+        }
 
     def received_text(self) -> str:
         return "\n".join(self.double.received)
@@ -125,3 +138,15 @@ def test_is_discovered_through_the_entry_point() -> None:
     from crm_complaints.adapters import load_adapter_class
 
     assert load_adapter_class("ticketdesk") is TicketDeskAdapter
+
+
+def test_a_refused_token_in_setup_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup() goes through the same classification as push(): a 401 is an AuthError."""
+    monkeypatch.setenv("TICKETDESK_TOKEN", "td-test-token")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        double = TicketDeskDouble(mock)
+        double.failures["(setup)"] = "auth"
+        adapter = TicketDeskAdapter(TicketDeskConfig(base_url=BASE))
+        with pytest.raises(AuthError, match="TICKETDESK_TOKEN"):
+            adapter.setup()
+        assert adapter.calls == 1

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from .base import (
     Adapter,
+    CountedSession,
     Outcome,
     PlannedComplaint,
     PushResult,
     RemoteRecord,
     RemoteRefs,
+    RemoteTask,
     SetupReport,
 )
 from .registry import available_adapters, create_adapter, load_adapter_class
 
 __all__ = [
     "Adapter",
+    "CountedSession",
     "Outcome",
     "PlannedComplaint",
     "PushResult",
     "RemoteRecord",
     "RemoteRefs",
+    "RemoteTask",
     "SetupReport",
     "available_adapters",
     "create_adapter",

@@ -244,11 +244,9 @@ def check_auth_stops_the_run(harness: Harness) -> None:
     except AuthError:
         return
     except Exception as exc:
-        pytest.fail(f"a 401 must raise AuthError, not {type(exc).__name__}", pytrace=False)
+        raise AssertionError(f"a 401 must raise AuthError, not {type(exc).__name__}") from exc
     got = {r.complaint_id: r.outcome.value for r in results}
-    pytest.fail(
-        f"a 401 must raise AuthError to stop the run; the adapter returned {got}", pytrace=False
-    )
+    raise AssertionError(f"a 401 must raise AuthError to stop the run; the adapter returned {got}")
 
 
 def check_tasks_arrive_with_due_dates(harness: Harness) -> None:
@@ -332,11 +330,10 @@ def check_no_personal_data(harness: Harness) -> None:
         }
         # Field names only: a kit failure must not print the personal data it found.
         leaked = sorted(name for name, value in values.items() if value and value in text)
-        if leaked:
-            pytest.fail(
+        if leaked:  # raised, not asserted: pytest would print the compared values
+            raise AssertionError(
                 f"personal data outside the allowlist reached the CRM for {complaint.id}: "
-                f"{', '.join(leaked)}",
-                pytrace=False,
+                f"{', '.join(leaked)}"
             )
 
 

@@ -285,7 +285,7 @@ class PushRun:
         unfinished: set[str] = set()
         first_error: TransientError | None = None
         for chunk, outcome in zip(chunks, self._write_chunks(chunks), strict=True):
-            for cid, refusal in outcome.refusals:
+            for cid, refusal in outcome.rejections:
                 self.reject(cid, refusal)
             if outcome.error is not None:
                 first_error = first_error or outcome.error
