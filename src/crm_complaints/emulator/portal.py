@@ -11,83 +11,23 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from .schema import (
+    DEFAULT_ASSOCIATION_TYPES,
+    OBJECT_TYPE_IDS,
+    OBJECT_TYPES,
+    READ_ONLY,
+    default_groups,
+    default_properties,
+    define_property,
+)
+from .wire import HubSpotError, iso
+
 __all__ = ["HubSpotError", "Owner", "Portal", "StoredObject", "demo_portal", "iso"]
-
-OBJECT_TYPES = ("tickets", "tasks", "contacts")
-OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5", "tasks": "0-27"}
-# (from, to) → the HUBSPOT_DEFINED default association type id
-DEFAULT_ASSOCIATION_TYPES = {
-    ("tasks", "tickets"): 230,
-    ("tickets", "tasks"): 229,
-    ("tickets", "contacts"): 16,
-    ("contacts", "tickets"): 15,
-    ("tasks", "contacts"): 204,
-    ("contacts", "tasks"): 203,
-}
-
-
-def iso(moment: float) -> str:
-    """HubSpot's timestamp format: ISO 8601 in UTC with milliseconds and a Z."""
-    return (
-        datetime.fromtimestamp(moment, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-class HubSpotError(Exception):
-    """An error answer in HubSpot's shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        category: str = "VALIDATION_ERROR",
-        sub_category: str | None = None,
-        context: Mapping[str, list[str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.category = category
-        self.sub_category = sub_category
-        self.context = dict(context or {})
-        self.headers = dict(headers or {})
-        self.extra = dict(extra or {})
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "status": "error",
-            "message": self.message,
-            "correlationId": str(uuid.uuid4()),
-            "category": self.category,
-        }
-        if self.sub_category:
-            body["subCategory"] = self.sub_category
-        if self.context:
-            body["context"] = self.context
-        body.update(self.extra)
-        return body
-
-    def standard_error(self) -> dict[str, Any]:
-        """The ``StandardError`` form used inside 207 batch answers."""
-        return {
-            "status": "error",
-            "category": self.category,
-            "message": self.message,
-            "context": self.context,
-            "errors": [],
-            "links": {},
-        }
 
 
 @dataclass
@@ -120,147 +60,6 @@ class Owner:
     last_name: str
 
 
-def _prop(
-    name: str,
-    label: str,
-    *,
-    type_: str = "string",
-    field_type: str = "text",
-    group: str = "ticketinformation",
-    options: Iterable[tuple[str, str]] = (),
-    unique: bool = False,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": label,
-        "type": type_,
-        "fieldType": field_type,
-        "groupName": group,
-        "description": "",
-        "options": [
-            {"label": lab, "value": val, "hidden": False, "displayOrder": i}
-            for i, (val, lab) in enumerate(options)
-        ],
-        "hasUniqueValue": unique,
-        "hidden": False,
-        "formField": False,
-        "displayOrder": -1,
-        "calculated": False,
-        "externalOptions": False,
-        "modificationMetadata": {
-            "archivable": True,
-            "readOnlyDefinition": not name.startswith("crm_"),
-            "readOnlyValue": False,
-        },
-        "createdAt": iso(0),
-        "updatedAt": iso(0),
-        "archived": False,
-    }
-
-
-def _default_properties() -> dict[str, dict[str, dict[str, Any]]]:
-    tickets = [
-        _prop("subject", "Ticket name"),
-        _prop("content", "Ticket description", field_type="textarea"),
-        _prop("hs_pipeline", "Pipeline", type_="enumeration", field_type="select"),
-        _prop("hs_pipeline_stage", "Ticket status", type_="enumeration", field_type="select"),
-        _prop(
-            "hs_ticket_priority",
-            "Priority",
-            type_="enumeration",
-            field_type="select",
-            options=[("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High"), ("URGENT", "Urgent")],
-        ),
-        _prop(
-            "hs_ticket_category",
-            "Category",
-            type_="enumeration",
-            field_type="select",
-            options=[
-                ("PRODUCT_ISSUE", "Product issue"),
-                ("BILLING_ISSUE", "Billing issue"),
-                ("FEATURE_REQUEST", "Feature request"),
-                ("GENERAL_INQUIRY", "General inquiry"),
-            ],
-        ),
-        _prop("hubspot_owner_id", "Ticket owner", type_="enumeration", field_type="select"),
-        _prop("hs_object_id", "Record ID", type_="number", field_type="number"),
-        _prop("createdate", "Create date", type_="datetime", field_type="date"),
-        _prop("hs_lastmodifieddate", "Last modified", type_="datetime", field_type="date"),
-    ]
-    tasks = [
-        _prop("hs_timestamp", "Due date", type_="datetime", field_type="date", group="task"),
-        _prop("hs_task_subject", "Task title", group="task"),
-        _prop("hs_task_body", "Task notes", field_type="textarea", group="task"),
-        _prop(
-            "hs_task_status",
-            "Task status",
-            type_="enumeration",
-            field_type="select",
-            group="task",
-            options=[
-                ("NOT_STARTED", "Not started"),
-                ("IN_PROGRESS", "In progress"),
-                ("WAITING", "Waiting"),
-                ("COMPLETED", "Completed"),
-                ("DEFERRED", "Deferred"),
-            ],
-        ),
-        _prop(
-            "hs_task_priority",
-            "Priority",
-            type_="enumeration",
-            field_type="select",
-            group="task",
-            options=[("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")],
-        ),
-        _prop(
-            "hs_task_type",
-            "Task type",
-            type_="enumeration",
-            field_type="select",
-            group="task",
-            options=[("EMAIL", "Email"), ("CALL", "Call"), ("TODO", "To-do")],
-        ),
-        _prop(
-            "hubspot_owner_id",
-            "Assigned to",
-            type_="enumeration",
-            field_type="select",
-            group="task",
-        ),
-        _prop("hs_object_id", "Record ID", type_="number", field_type="number", group="task"),
-        _prop(
-            "hs_lastmodifieddate",
-            "Last modified",
-            type_="datetime",
-            field_type="date",
-            group="task",
-        ),
-    ]
-    contacts = [
-        _prop("email", "Email", group="contactinformation", unique=False),
-        _prop("firstname", "First name", group="contactinformation"),
-        _prop("lastname", "Last name", group="contactinformation"),
-        _prop("phone", "Phone", group="contactinformation"),
-        _prop(
-            "hs_object_id",
-            "Record ID",
-            type_="number",
-            field_type="number",
-            group="contactinformation",
-        ),
-    ]
-    return {
-        "tickets": {p["name"]: p for p in tickets},
-        "tasks": {p["name"]: p for p in tasks},
-        "contacts": {p["name"]: p for p in contacts},
-    }
-
-
-_READ_ONLY = {"hs_object_id", "createdate", "hs_lastmodifieddate"}
-
-
 @dataclass
 class Portal:
     """One HubSpot account's CRM data, in memory and thread-safe."""
@@ -269,14 +68,8 @@ class Portal:
     pipelines: list[dict[str, Any]] = field(default_factory=list)
     search_delay_seconds: float = 0.0
     clock: Callable[[], float] = time.time
-    properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=_default_properties)
-    groups: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {
-            "tickets": {"ticketinformation": _group("ticketinformation", "Ticket information")},
-            "tasks": {"task": _group("task", "Task information")},
-            "contacts": {"contactinformation": _group("contactinformation", "Contact information")},
-        }
-    )
+    properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_properties)
+    groups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_groups)
     objects: dict[str, dict[str, StoredObject]] = field(
         default_factory=lambda: {t: {} for t in OBJECT_TYPES}
     )
@@ -311,7 +104,7 @@ class Portal:
         unique_count = sum(1 for p in self.properties[object_type].values() if p["hasUniqueValue"])
         if spec.get("hasUniqueValue") and unique_count >= 10:
             raise HubSpotError(400, "At most 10 unique-value properties per object type")
-        created = _prop(
+        created = define_property(
             name,
             spec["label"],
             type_=spec["type"],
@@ -347,7 +140,7 @@ class Portal:
                     sub_category="PROPERTY_DOESNT_EXIST",
                     context={"propertyName": [name]},
                 )
-            if name in _READ_ONLY:
+            if name in READ_ONLY:
                 raise HubSpotError(
                     400, f"{name} is a read-only property", context={"propertyName": [name]}
                 )
@@ -535,10 +328,6 @@ class Portal:
 
     def associated(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
         return dict(self.associations.get((from_type, from_id, to_type), {}))
-
-
-def _group(name: str, label: str) -> dict[str, Any]:
-    return {"name": name, "label": label, "displayOrder": -1, "archived": False}
 
 
 def _normalize_datetime(name: str, value: str) -> str:
