@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from .labels import label
 from .policy import Plan, Policy
 from .readers import QuarantineEntry, read_complaints
 from .schema import Complaint
+from .state import RunRecord, StoredRecord
 from .sync import SyncSummary
 
 
@@ -289,38 +290,47 @@ def status(
     finally:
         store.close()
     if output_format is SummaryFormat.JSON:
-        print(
-            json.dumps(
-                {
-                    "runs": [
-                        {
-                            "id": r.id,
-                            "kind": r.kind,
-                            "adapter": r.adapter,
-                            "started_at": r.started_at.isoformat(),
-                            "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-                            "outcome": r.outcome,
-                            "counts": dict(r.counts),
-                        }
-                        for r in runs
-                    ],
-                    "records": [
-                        {
-                            "adapter": p.adapter,
-                            "complaint_id": p.complaint_id,
-                            "state": p.state.value,
-                            "attempts": p.attempts,
-                            "last_error": p.last_error,
-                        }
-                        for p in problems
-                    ],
-                    "last_run_quarantine": last_quarantine,
-                },
-                ensure_ascii=False,
-            )
-        )
-        return
-    out = Console()
+        print(json.dumps(_status_json(runs, problems, last_quarantine), ensure_ascii=False))
+    else:
+        _print_status(Console(), runs, problems, last_quarantine)
+
+
+def _status_json(
+    runs: list[RunRecord], problems: list[StoredRecord], last_quarantine: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "runs": [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "adapter": r.adapter,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                "outcome": r.outcome,
+                "counts": dict(r.counts),
+            }
+            for r in runs
+        ],
+        "records": [
+            {
+                "adapter": p.adapter,
+                "complaint_id": p.complaint_id,
+                "state": p.state.value,
+                "attempts": p.attempts,
+                "last_error": p.last_error,
+            }
+            for p in problems
+        ],
+        "last_run_quarantine": last_quarantine,
+    }
+
+
+def _print_status(
+    out: Console,
+    runs: list[RunRecord],
+    problems: list[StoredRecord],
+    last_quarantine: list[dict[str, Any]],
+) -> None:
     runs_table = Table(title="Recent runs")
     for column in ("run", "kind", "adapter", "started", "outcome", "counts"):
         runs_table.add_column(column)
