@@ -18,6 +18,7 @@ from rich.table import Table
 from .adapters.hubspot import HubSpotAdapter
 from .config import Settings, StateConfig
 from .emulator import DEMO_TOKEN, running_emulator
+from .errors import RecordError
 from .job import Job
 from .labels import label
 from .policy import Policy, TaskKind
@@ -41,7 +42,11 @@ def run_demo(source: Path, settings: Settings, console: Console) -> int:
     for column in ("complaint", "severity", "coordinator", "first response due", "escalated"):
         plans.add_column(column)
     for complaint in complaints:
-        plan = policy.plan(complaint)
+        try:
+            plan = policy.plan(complaint)
+        except RecordError as exc:
+            plans.add_row(complaint.id, f"[yellow]not planned: {exc.field}[/yellow]", "", "", "")
+            continue
         response = plan.task(TaskKind.INITIAL_RESPONSE)
         plans.add_row(
             complaint.id,

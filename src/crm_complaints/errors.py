@@ -65,6 +65,7 @@ class RecordError(CrmComplaintsError):
     def __init__(self, message: str, *, record: str | None = None, field: str | None = None):
         self.record = record
         self.field = field
+        self.reason = message
         where = " ".join(p for p in (f"record {record}" if record else "", field or "") if p)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Self
@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from .calendar import BusinessCalendar
 from .config import ClinicConfig, PolicyConfig, Settings
+from .errors import RecordError
 from .labels import task_title
 from .schema import Complaint, Department, Severity, Status, canonical_hash
 
@@ -125,6 +126,30 @@ def version_of(complaint: Complaint, plan: Plan) -> str:
     return canonical_hash({"complaint": complaint.content_hash(), "plan": plan.content_hash()})
 
 
+def _deadline(
+    complaint: Complaint, kind: TaskKind, due: Callable[[], datetime], zone: tzinfo
+) -> datetime:
+    """One task's due date; a date no deadline can be computed from is this record's error
+    (a placeholder such as ``9999-12-31`` for "still open"), never the run's."""
+    try:
+        return due().astimezone(zone)
+    except (OverflowError, ValueError) as exc:
+        field = "resolved_at" if kind is TaskKind.FOLLOW_UP else "received_at"
+        moment = complaint.resolved_at if field == "resolved_at" else complaint.received_at
+        year = moment.year if moment is not None else "?"
+        advice = (
+            "leave resolved_at empty while the complaint is open"
+            if field == "resolved_at"
+            else "write the date the complaint was received"
+        )
+        raise RecordError(
+            f"year {year} is too far from today to compute the {kind.value} deadline from; "
+            f"{advice}",
+            record=complaint.id,
+            field=field,
+        ) from exc
+
+
 class Policy:
     """Applies a :class:`PolicyConfig`, with each clinic's calendar and language.
 
@@ -222,7 +247,8 @@ class Policy:
         return primary, sorted(supporting), coordinator, escalated
 
     def plan(self, complaint: Complaint) -> Plan:
-        """The full plan of a complaint."""
+        """The full plan of a complaint; :class:`RecordError` (naming the field) when a date
+        in it is too extreme to compute a deadline from."""
         cfg = self.config
         severity = self.severity(complaint)
         primary, supporting, coordinator, escalated = self.departments(complaint, severity)
@@ -278,7 +304,7 @@ class Policy:
                 kind=kind,
                 department=department,
                 title=task_title(kind, language),
-                due_at=due().astimezone(zone),
+                due_at=_deadline(complaint, kind, due, zone),
                 completed=self._is_done(complaint, kind),
             )
             for kind, department, due in schedule

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["FieldProblem", "QuarantineEntry"]
+from .errors import RecordError
+
+__all__ = ["FieldProblem", "QuarantineEntry", "from_record_error"]
 
 
 class FieldProblem(BaseModel):
@@ -40,3 +42,13 @@ class QuarantineEntry(BaseModel):
     @property
     def message(self) -> str:
         return "; ".join(f"{p.field}: {p.message}" for p in self.problems)
+
+
+def from_record_error(error: RecordError, source: str, line: int) -> QuarantineEntry:
+    """A record that was valid input but could not be used (e.g. no plan could be computed)."""
+    return QuarantineEntry(
+        source=source,
+        line=line,
+        complaint_id=error.record,
+        problems=(FieldProblem(field=error.field or "(record)", message=error.reason),),
+    )

@@ -23,6 +23,7 @@ from typing import Any
 
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import ReconcileConfig
+from .errors import RecordError
 from .exit_codes import ExitCode
 from .policy import PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, ReadResult
@@ -144,7 +145,11 @@ def _plan_all(
         if isinstance(entry, QuarantineEntry):
             report.quarantined_input += 1
             continue
-        item = policy.planned(entry)
+        try:
+            item = policy.planned(entry)
+        except RecordError:  # sync quarantines it too; it has no remote counterpart to compare
+            report.quarantined_input += 1
+            continue
         items[entry.id] = item
         for task in item.plan.tasks:
             if not task.completed:

@@ -19,9 +19,10 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .adapters.base import Adapter, Outcome, PushResult
-from .errors import AuthError, RateLimitedError, TransientError
+from .errors import AuthError, RateLimitedError, RecordError, TransientError
 from .exit_codes import ExitCode
 from .policy import PlannedComplaint, Policy
+from .quarantine import from_record_error
 from .readers import FieldProblem, QuarantineEntry, ReadResult
 from .retry import RetryPolicy
 from .schema import Complaint
@@ -242,7 +243,12 @@ class _Engine:
             record = stored.get(complaint.id)
             previous = record.refs if record is not None and record.synced_hash else None
             redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
-            item = self.policy.planned(complaint, previous, redelivery=redelivery)
+            try:
+                item = self.policy.planned(complaint, previous, redelivery=redelivery)
+            except RecordError as exc:  # this record cannot be planned; the rest go on
+                line = self.seen.get(complaint.id, 0)
+                self._quarantine([from_record_error(exc, "(plan)", line)], self.summary.run_id)
+                continue
             if complaint.id not in self.force and _unchanged(record, item.version):
                 quarantined = record is not None and record.state is RecordState.QUARANTINED
                 self._count("quarantined" if quarantined else "unchanged")
