@@ -21,6 +21,7 @@ from .errors import WebhookVerificationError
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
     "WebhookVerificationError",
+    "check_secret",
     "generate_secret",
     "sign",
     "signature_headers",
@@ -32,12 +33,23 @@ _PREFIX = "whsec_"
 
 
 def _key(secret: str) -> bytes:
+    """The HMAC key of a secret. An empty key is refused: anyone can sign with it."""
     raw = secret[len(_PREFIX) :] if secret.startswith(_PREFIX) else secret
     raw += "=" * (-len(raw) % 4)  # secrets are often shared without base64 padding
     try:
-        return base64.b64decode(raw, validate=True)
+        key = base64.b64decode(raw, validate=True)
     except ValueError as exc:
         raise WebhookVerificationError("the webhook secret is not base64 after whsec_") from exc
+    if not key:
+        raise WebhookVerificationError("the webhook secret is empty after whsec_")
+    return key
+
+
+def check_secret(secret: str) -> None:
+    """Raise WebhookVerificationError unless ``secret`` is a usable ``whsec_`` secret."""
+    if not secret.startswith(_PREFIX):
+        raise WebhookVerificationError("the webhook secret must start with whsec_")
+    _key(secret)
 
 
 def generate_secret() -> str:
@@ -76,6 +88,7 @@ def verify(
     ``headers`` may use any case. Several space-separated signatures are accepted (secret
     rotation); comparison is constant-time.
     """
+    _key(secret)  # an unusable secret fails before anything is trusted
     lower = {k.lower(): v for k, v in headers.items()}
     try:
         message_id = lower["webhook-id"]

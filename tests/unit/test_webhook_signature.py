@@ -77,3 +77,30 @@ def test_missing_headers_and_rotated_secrets() -> None:
     old_signature = signature_headers(generate_secret(), "msg_abc", BODY)["webhook-signature"]
     headers["webhook-signature"] = f"{old_signature} {headers['webhook-signature']}"
     assert verify(secret, headers, BODY)
+
+
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_=", "whsec_!!"])
+def test_an_empty_secret_is_refused_by_verify(secret: str) -> None:
+    """With an empty key anyone can sign: verify must refuse before trusting a signature."""
+    import base64
+    import hashlib
+    import hmac
+
+    stamp = int(time.time())
+    digest = hmac.new(b"", f"msg_x.{stamp}.".encode() + BODY, hashlib.sha256).digest()
+    headers = {
+        "webhook-id": "msg_x",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }
+    with pytest.raises(WebhookVerificationError, match="secret is (empty|not base64)"):
+        verify(secret, headers, BODY)
+
+
+def test_the_sender_refuses_an_empty_secret() -> None:
+    from crm_complaints.adapters.webhook import WebhookAdapter, WebhookConfig
+    from crm_complaints.errors import ConfigError
+
+    config = WebhookConfig(url="https://hooks.example.test/in", secret_env="EMPTY_SECRET")
+    with pytest.raises(ConfigError, match=r"adapters\.webhook\.secret_env.*empty"):
+        WebhookAdapter(config, environ={"EMPTY_SECRET": "whsec_"})

@@ -16,11 +16,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import AdapterError, AuthError, ConfigError, RejectedError
+from ..errors import (
+    AdapterError,
+    AuthError,
+    ConfigError,
+    RejectedError,
+    WebhookVerificationError,
+)
 from ..privacy import allowed_view
 from ..schema import Status
 from ..urls import check_url
-from ..webhook import signature_headers
+from ..webhook import check_secret, signature_headers
 from .base import (
     Adapter,
     PlannedComplaint,
@@ -80,6 +86,13 @@ class WebhookAdapter(Adapter[WebhookConfig]):
             what="a whsec_… secret",
             prefix="whsec_",
         )
+        try:
+            check_secret(self._secret)
+        except WebhookVerificationError as exc:
+            raise ConfigError(
+                f"environment variable {config.secret_env}: {exc}",
+                key="adapters.webhook.secret_env",
+            ) from exc
 
     def auth_hint(self) -> str:
         return f"check {self.config.secret_env}"
