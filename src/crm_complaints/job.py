@@ -83,9 +83,14 @@ class Job:
             store.close()
 
     def setup(self, adapter: str) -> SetupReport:
-        """The adapter's idempotent one-time bootstrap."""
+        """The adapter's idempotent one-time bootstrap, retried like a sync (429, 5xx and
+        dropped connections, within ``[sync]``'s bounds; setup is idempotent, so a retry after
+        a half-done attempt only creates what is still missing)."""
         with self.adapter(adapter) as remote:
-            return remote.setup()
+            for attempt in self.retry.retrying():
+                with attempt:
+                    return remote.setup()
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def sync(
         self,

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .adapters.base import Adapter, Outcome, PushResult
-from .errors import AuthError, RateLimitedError, RecordError, TransientError
+from .errors import AuthError, ConfigError, RateLimitedError, RecordError, TransientError
 from .exit_codes import ExitCode
 from .policy import PlannedComplaint, Policy
 from .quarantine import from_record_error
@@ -180,8 +180,8 @@ class _Engine:
             self._wait_in_flight()
         except _RunStopped as stop:
             summary.stopped = stop.reason
-        except AuthError as exc:
-            summary.stopped = "auth"
+        except (AuthError, ConfigError) as exc:  # every record would fail the same way
+            summary.stopped = "auth" if isinstance(exc, AuthError) else "config"
             outcome_error = exc
         except Exception as exc:
             summary.stopped = f"error: {type(exc).__name__}"  # the run record must not say ok
@@ -190,7 +190,7 @@ class _Engine:
             if self._in_flight is not None:  # the main thread failed: let the push finish
                 try:
                     self._wait_in_flight()
-                except (_RunStopped, AuthError) as late:
+                except (_RunStopped, AuthError, ConfigError) as late:
                     summary.stopped = summary.stopped or str(late)
             if self._pusher is not None:
                 self._pusher.shutdown(wait=True)

@@ -40,6 +40,8 @@ from .base import (
 __all__ = ["WebhookAdapter", "WebhookConfig", "event_id"]
 
 _CLOSED = {Status.RESOLVED.value, Status.CLOSED.value}
+# Answers about the endpoint, not the event: quarantining records for them would quarantine all.
+_ENDPOINT_WIDE = {404, 405, 410}
 
 
 class WebhookConfig(BaseModel):
@@ -139,6 +141,14 @@ class WebhookAdapter(Adapter[WebhookConfig]):
             ).close()
         except AuthError:
             raise
+        except RejectedError as exc:
+            if exc.status in _ENDPOINT_WIDE or 300 <= (exc.status or 0) < 400:
+                raise ConfigError(
+                    f"the receiver answered {exc.status} for every event sent there (no such "
+                    "endpoint, or it moved): check the URL; no complaint was quarantined",
+                    key="adapters.webhook.url",
+                ) from exc
+            return PushResult.failed(item.complaint_id, exc)
         except AdapterError as exc:
             return PushResult.failed(item.complaint_id, exc)
         return PushResult.synced(item.complaint_id, {"delivery": message_id}, created=item.is_new)

@@ -104,6 +104,7 @@ def discover(client: HubSpotClient, config: HubSpotConfig) -> Portal:
         owner_ids[department] = found
     priorities = _option_values(client, "hs_ticket_priority")
     categories = _option_values(client, "hs_ticket_category") if config.categories else {}
+    _require_our_properties(client, config)
     return Portal(
         pipeline_id=pipeline.id,
         stage_ids=stage_ids,
@@ -129,10 +130,7 @@ def setup(client: HubSpotClient, config: HubSpotConfig) -> SetupReport:
     created: list[str] = []
     existing: list[str] = []
     group = config.property_group
-    objects = [("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)]
-    if config.contacts:
-        objects.append(("contacts", CONTACT_PROPERTIES))
-    for object_type, wanted in objects:
+    for object_type, wanted in _our_properties(config):
         groups = client.call(
             f"read {object_type} property groups", client.groups.get_all, object_type=object_type
         )
@@ -165,6 +163,31 @@ def setup(client: HubSpotClient, config: HubSpotConfig) -> SetupReport:
             )
             created += [f"{object_type}.{spec.name}" for spec in missing]
     return SetupReport(created=tuple(created), existing=tuple(existing))
+
+
+def _our_properties(config: HubSpotConfig) -> list[tuple[str, tuple[PropertySpec, ...]]]:
+    objects = [("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)]
+    if config.contacts:
+        objects.append(("contacts", CONTACT_PROPERTIES))
+    return objects
+
+
+def _require_our_properties(client: HubSpotClient, config: HubSpotConfig) -> None:
+    """Writes before ``setup`` would be refused record by record and quarantine everything:
+    a missing property stops the run with what to do instead."""
+    missing = []
+    for object_type, wanted in _our_properties(config):
+        have = client.call(
+            f"read {object_type} properties", client.properties.get_all, object_type=object_type
+        )
+        names = {p.name for p in have.results}
+        missing += [f"{object_type}.{spec.name}" for spec in wanted if spec.name not in names]
+    if missing:
+        raise ConfigError(
+            f"the portal lacks our properties {missing}: run "
+            "`crm-complaints setup --adapter hubspot` first",
+            key="adapters.hubspot",
+        )
 
 
 def _property_create(spec: PropertySpec, group: str) -> PropertyCreate:
