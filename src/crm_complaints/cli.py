@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,12 +23,13 @@ from rich.table import Table
 from . import __version__
 from .adapters.registry import available_adapters
 from .config import Settings, load_settings
-from .errors import AuthError, ConfigError, LockHeldError, StateError
+from .errors import AuthError, ConfigError, LockHeldError, RecordError, StateError
 from .exit_codes import ExitCode
 from .job import Job
 from .jsonschema_export import SCHEMA_PATH, write_schema
 from .labels import label
 from .policy import Plan, Policy
+from .quarantine import from_record_error
 from .readers import QuarantineEntry, read_complaints
 from .schema import Complaint
 from .state import RunRecord, StoredRecord
@@ -115,7 +119,12 @@ def plan(
             quarantined += 1
             print(_quarantine_line(result), file=sys.stderr)
             continue
-        planned = policy.plan(result)
+        try:
+            planned = policy.plan(result)
+        except RecordError as exc:  # valid input no deadline can be computed from
+            quarantined += 1
+            print(_quarantine_line(from_record_error(exc, str(source), 0)), file=sys.stderr)
+            continue
         if table is None:
             out.write(json.dumps(plan_to_json(planned), ensure_ascii=False) + "\n")
         else:
@@ -227,6 +236,12 @@ def sync_command(
     adapter: Annotated[str, typer.Option("--adapter", "-a", help="webhook, hubspot, or a plugin.")],
     config: ConfigOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, touch nothing.")] = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option(
+            "--retry-quarantined", help="Push records the CRM refused before, unchanged or not."
+        ),
+    ] = False,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, max=1000)] = None,
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -242,7 +257,12 @@ def sync_command(
     show = output_format is SummaryFormat.TEXT and err.is_terminal
     with _run_session(), _progress(f"sync → {adapter}", show) as on_progress:
         summary = job.sync(
-            source, adapter=adapter, dry_run=dry_run, batch_size=batch_size, on_progress=on_progress
+            source,
+            adapter=adapter,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            retry_quarantined=retry_quarantined,
         )
     if output_format is SummaryFormat.JSON:
         print(_summary_json(summary))
@@ -481,12 +501,87 @@ def version() -> None:
     print(__version__)
 
 
-def main() -> None:
-    """Console-script entry: unexpected errors exit 1 with a one-line message."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+BROKEN_PIPE_EXIT = 128 + signal.SIGPIPE  # 141, what a shell reports for `cat` killed by SIGPIPE
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread so that every ``finally`` runs: the sync
+    engine records the run as ``stopped: SIGTERM`` (its message is the signal's name) and
+    leaves what was not confirmed pending."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """Turn the first SIGINT or SIGTERM into :class:`_Signalled`; yields the signals received.
+    A second one gets the system's default (the process ends at once): the way out when winding
+    down hangs, safe too since the state is written ahead."""
+    received: list[int] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_DFL)
+        raise _Signalled(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # only the main thread may set handlers (main() called in a thread)
+        return
+    previous = {each: signal.signal(each, stop) for each in STOP_SIGNALS}
     try:
-        app()
-    except SystemExit:
-        raise
-    except Exception as exc:
-        err.print(f"[red]unexpected error[/red] {type(exc).__name__}: {exc}")
-        sys.exit(ExitCode.UNEXPECTED)
+        yield received
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
+def _exit_quietly_on_broken_pipe(stdout_fd: int | None) -> NoReturn:
+    # Python flushes stdout again at exit and would print "Exception ignored … BrokenPipeError":
+    # point the descriptor at /dev/null first (the recipe in Python's signal module docs).
+    if stdout_fd is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout_fd)
+        os.close(devnull)
+    sys.exit(BROKEN_PIPE_EXIT)
+
+
+def main() -> None:
+    """Console-script entry.
+
+    Beyond each command's own exit codes: 1 for an unexpected error (a one-line message); 2 or 4
+    for a state store problem wherever it surfaces (as in the commands); 130 / 143 when SIGINT /
+    SIGTERM stopped the process (128 + the signal number, as a shell reports it; a sync in
+    progress lets its batch in flight finish and is recorded as ``stopped: SIGINT`` /
+    ``stopped: SIGTERM``); 141 when the reader of stdout went away (``… | head -1``), silently,
+    as ``cat`` does, so a ``pipefail`` pipeline still sees the output was cut short.
+    """
+    stdout = sys.stdout
+    try:
+        stdout_fd: int | None = stdout.fileno()
+    except (OSError, ValueError):  # not a real file (an embedding host's stream)
+        stdout_fd = None
+    with _stop_on_signals() as received:
+        try:
+            with _run_session():  # state errors raised outside a command's own session
+                app()
+        except SystemExit as exit_:
+            # Typer ends a KeyboardInterrupt with 130 whichever signal raised it; on a broken
+            # pipe click swaps in a stdout that ignores it, then exits 1.
+            if received and exit_.code == 130:
+                name = signal.Signals(received[0]).name
+                err.print(f"[yellow]stopped[/yellow] by {name}; unconfirmed records stay pending")
+                sys.exit(128 + received[0])
+            if sys.stdout is not stdout:
+                _exit_quietly_on_broken_pipe(stdout_fd)
+            raise
+        except typer.Exit as exit_:  # from _run_session, outside click's own handling
+            sys.exit(exit_.exit_code)
+        except BrokenPipeError:
+            _exit_quietly_on_broken_pipe(stdout_fd)
+        except Exception as exc:
+            err.print(f"[red]unexpected error[/red] {type(exc).__name__}: {exc}")
+            sys.exit(ExitCode.UNEXPECTED)

@@ -100,6 +100,7 @@ class Job:
         dry_run: bool = False,
         batch_size: int | None = None,
         on_progress: Callable[[int], None] | None = None,
+        retry_quarantined: bool = False,
     ) -> SyncSummary:
         """Push new and changed complaints; see :func:`crm_complaints.sync.sync`."""
         with self.session(adapter) as (remote, store):
@@ -113,6 +114,7 @@ class Job:
                 retry=self.retry,
                 lock_wait_seconds=self.settings.state.lock_wait_seconds,
                 on_progress=on_progress,
+                retry_quarantined=retry_quarantined,
             )
 
     def reconcile(

@@ -111,6 +111,10 @@ class PlannedComplaint:
     """Non-empty when the engine re-sends a version on purpose (reconciliation's repair). An
     adapter that de-duplicates deliveries by version must treat it as a new delivery; it is
     the same across retries within one run."""
+    revision: int = 0
+    """The state store's count of distinct versions handed over for this complaint: the same
+    for every retry of one version, one more for each new version, even one whose content
+    equals an earlier one (A → B → A is three revisions). 0 outside the engine."""
 
     @property
     def complaint_id(self) -> str:

@@ -66,6 +66,9 @@ class FailedWrite:
     version: str
     error: str
     quarantined: bool
+    fingerprint: str | None = None
+    """The adapter settings that decided what was sent (see ``Adapter.fingerprint``): a
+    quarantined record is tried again once they change."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,11 @@ class StoredRecord:
     last_error: str | None
     updated_at: datetime
     synced_at: datetime | None
+    revision: int = 0
+    """Counts the distinct versions handed to the adapter (1 for the first); a retry of the
+    same version keeps it. Webhook event ids derive from it."""
+    fingerprint: str | None = None
+    """For a quarantined record: the adapter fingerprint it was rejected under."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,10 @@ class StateStore(ABC):
     def get_many(self, adapter: str, complaint_ids: Sequence[str]) -> dict[str, StoredRecord]: ...
 
     @abstractmethod
-    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> None:
-        """Write-ahead: these complaint ids are about to be written at these versions."""
+    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> dict[str, int]:
+        """Write-ahead: these complaint ids are about to be written at these versions.
+        Returns each one's revision: unchanged when the version is the one last marked (a
+        retry or a rerun after a crash), one more when it is a new version."""
 
     @abstractmethod
     def record_results(
@@ -160,6 +170,8 @@ records = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("synced_at", sa.DateTime(timezone=True)),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fingerprint", sa.String(64)),
 )
 sa.Index("ix_records_state", records.c.adapter, records.c.state)
 
@@ -200,8 +212,19 @@ def _m1_initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _m2_revision_and_fingerprint(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("records")}
+    if "revision" not in have:  # a store made by migration 1 of an older release
+        conn.execute(sa.text("ALTER TABLE records ADD COLUMN revision INTEGER NOT NULL DEFAULT 0"))
+    if "fingerprint" not in have:
+        conn.execute(sa.text("ALTER TABLE records ADD COLUMN fingerprint VARCHAR(64)"))
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
-MIGRATIONS: tuple[Migration, ...] = ((1, "initial: records, runs, quarantine", _m1_initial),)
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "initial: records, runs, quarantine", _m1_initial),
+    (2, "records.revision and records.fingerprint", _m2_revision_and_fingerprint),
+)
 
 
 def _now() -> datetime:
@@ -268,19 +291,26 @@ class SqlStateStore(StateStore):
                     found[row["complaint_id"]] = _stored(row)
         return found
 
-    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> None:
+    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> dict[str, int]:
         if not versions:
-            return
+            return {}
         now = _now()
+        revisions: dict[str, int] = {}
         with self.engine.begin() as conn:
-            existing = set(
-                conn.scalars(
-                    sa.select(records.c.complaint_id).where(
+            existing = {
+                row.complaint_id: (row.pending_hash, row.revision)
+                for row in conn.execute(
+                    sa.select(
+                        records.c.complaint_id, records.c.pending_hash, records.c.revision
+                    ).where(
                         records.c.adapter == adapter,
                         records.c.complaint_id.in_(list(versions)),
                     )
                 )
-            )
+            }
+            for cid, version in versions.items():
+                last_version, revision = existing.get(cid, (None, 0))
+                revisions[cid] = revision if last_version == version else revision + 1
             new_rows = [
                 {
                     "adapter": adapter,
@@ -289,6 +319,7 @@ class SqlStateStore(StateStore):
                     "pending_hash": version,
                     "refs": "{}",
                     "attempts": 0,
+                    "revision": revisions[cid],
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -306,10 +337,15 @@ class SqlStateStore(StateStore):
                     .values(
                         state=RecordState.PENDING.value,
                         pending_hash=bindparam("b_version"),
+                        revision=bindparam("b_revision"),
                         updated_at=now,
                     ),
-                    [{"b_id": cid, "b_version": versions[cid]} for cid in existing],
+                    [
+                        {"b_id": cid, "b_version": versions[cid], "b_revision": revisions[cid]}
+                        for cid in existing
+                    ],
                 )
+        return revisions
 
     def record_results(
         self,
@@ -353,6 +389,7 @@ class SqlStateStore(StateStore):
                         pending_hash=bindparam("b_version"),
                         attempts=records.c.attempts + 1,
                         last_error=bindparam("b_error"),
+                        fingerprint=bindparam("b_fingerprint"),
                         updated_at=now,
                     ),
                     [
@@ -360,6 +397,7 @@ class SqlStateStore(StateStore):
                             "b_id": cid,
                             "b_version": write.version,
                             "b_error": write.error,
+                            "b_fingerprint": write.fingerprint,
                             "b_state": (
                                 RecordState.QUARANTINED if write.quarantined else RecordState.FAILED
                             ).value,
@@ -518,6 +556,8 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
         last_error=row["last_error"],
         updated_at=_aware(row["updated_at"]) or _now(),
         synced_at=_aware(row["synced_at"]),
+        revision=row["revision"],
+        fingerprint=row["fingerprint"],
     )
 
 

@@ -114,6 +114,7 @@ def sync(
     on_progress: Callable[[int], None] | None = None,
     force: frozenset[str] = frozenset(),
     lock: bool = True,
+    retry_quarantined: bool = False,
 ) -> SyncSummary:
     """Sync complaints (or reader results, quarantine entries included) into ``adapter``.
 
@@ -121,6 +122,9 @@ def sync(
     and :class:`~crm_complaints.errors.AuthError` when the remote refuses our credentials (the
     run is recorded as stopped first). ``force`` names complaints to push even if unchanged
     (reconciliation's repair); ``lock=False`` is for a caller that already holds the lock.
+    A quarantined record is pushed again when it changed, when the adapter's
+    :meth:`~crm_complaints.adapters.base.Adapter.fingerprint` changed (a fixed mapping), or
+    with ``retry_quarantined``.
     """
     engine = _Engine(
         adapter=adapter,
@@ -131,6 +135,8 @@ def sync(
         retry=retry or RetryPolicy(),
         on_progress=on_progress,
         force=force,
+        retry_quarantined=retry_quarantined,
+        fingerprint=adapter.fingerprint(),
     )
     if dry_run or not lock:
         return engine.run(complaints)
@@ -148,6 +154,8 @@ class _Engine:
     retry: RetryPolicy
     on_progress: Callable[[int], None] | None
     force: frozenset[str] = frozenset()
+    retry_quarantined: bool = False
+    fingerprint: str = ""
     summary: SyncSummary = field(default_factory=SyncSummary)
     seen: dict[str, int] = field(default_factory=dict)
     # One batch is pushed in the background while the next is read, planned and diffed, so
@@ -156,6 +164,20 @@ class _Engine:
     _pusher: ThreadPoolExecutor | None = None
     _in_flight: Future[None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _unchanged(self, record: StoredRecord | None, version: str) -> bool:
+        if record is None:
+            return False
+        if record.state is RecordState.SYNCED:
+            return record.synced_hash == version
+        # A rejected version stays rejected until the record or the adapter's settings change
+        # (or the caller asks): don't hammer the CRM with what it refused.
+        return (
+            record.state is RecordState.QUARANTINED
+            and record.pending_hash == version
+            and record.fingerprint == self.fingerprint
+            and not self.retry_quarantined
+        )
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -173,6 +195,7 @@ class _Engine:
         run_id = None if self.dry_run else self.store.start_run("sync", self.adapter.name)
         summary.run_id = run_id
         outcome_error: BaseException | None = None
+        signalled: str | None = None
         if not self.dry_run:
             self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
         try:
@@ -186,6 +209,12 @@ class _Engine:
         except Exception as exc:
             summary.stopped = f"error: {type(exc).__name__}"  # the run record must not say ok
             raise
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C, or a signal the CLI raised as one: its message names the signal. The
+            # batch in flight finishes below; what was not confirmed stays pending.
+            signalled = str(interrupt) or "SIGINT"
+            summary.stopped = signalled
+            raise
         finally:
             if self._in_flight is not None:  # the main thread failed: let the push finish
                 try:
@@ -196,7 +225,8 @@ class _Engine:
                 self._pusher.shutdown(wait=True)
             summary.remote_calls = self.adapter.calls - calls_before
             if run_id is not None:
-                self.store.finish_run(run_id, summary.outcome, summary.counts())
+                outcome = f"stopped: {signalled}"[:32] if signalled else summary.outcome
+                self.store.finish_run(run_id, outcome, summary.counts())
             log.info("sync finished: %s", summary.line())
         if outcome_error is not None:
             raise outcome_error
@@ -249,7 +279,7 @@ class _Engine:
                 line = self.seen.get(complaint.id, 0)
                 self._quarantine([from_record_error(exc, "(plan)", line)], self.summary.run_id)
                 continue
-            if complaint.id not in self.force and _unchanged(record, item.version):
+            if complaint.id not in self.force and self._unchanged(record, item.version):
                 quarantined = record is not None and record.state is RecordState.QUARANTINED
                 self._count("quarantined" if quarantined else "unchanged")
                 continue
@@ -263,7 +293,10 @@ class _Engine:
                 self._count("created" if action is Action.CREATE else "updated")
             return
         self._wait_in_flight()
-        self.store.mark_pending(self.adapter.name, {i.complaint_id: i.version for i in todo})
+        revisions = self.store.mark_pending(
+            self.adapter.name, {i.complaint_id: i.version for i in todo}
+        )
+        todo = [replace(i, revision=revisions.get(i.complaint_id, 0)) for i in todo]
         assert self._pusher is not None
         self._in_flight = self._pusher.submit(self._push_with_retries, todo)
 
@@ -316,7 +349,9 @@ class _Engine:
                 self._count("created" if item.is_new else "updated")
             elif result.outcome is Outcome.REJECTED:
                 reason = str(result.error) if result.error else "rejected"
-                rejected[item.complaint_id] = FailedWrite(item.version, reason, quarantined=True)
+                rejected[item.complaint_id] = FailedWrite(
+                    item.version, reason, quarantined=True, fingerprint=self.fingerprint
+                )
                 self._count("quarantined")
                 log.warning("rejected by %s: %s", self.adapter.name, reason)
             else:
@@ -353,15 +388,6 @@ def _retry_signal(errors: Sequence[object]) -> TransientError:
     if limited:
         return RateLimitedError(str(limited[0].reason), retry_after=retry_after or None)
     return _BatchRetry(f"{len(errors)} record(s) to retry", retry_after=retry_after or None)
-
-
-def _unchanged(record: StoredRecord | None, version: str) -> bool:
-    if record is None:
-        return False
-    if record.state is RecordState.SYNCED:
-        return record.synced_hash == version
-    # A rejected version stays rejected until the record changes: don't hammer the CRM.
-    return record.state is RecordState.QUARANTINED and record.pending_hash == version
 
 
 def _duplicate(complaint: Complaint, first: int, position: int) -> QuarantineEntry:

@@ -95,11 +95,8 @@ def test_allowlist_can_opt_in_to_fields(webhook_secret: str) -> None:
         (500, {}, Outcome.RETRY, None),
         (503, {"Retry-After": "2"}, Outcome.RETRY, 2.0),
         (400, {}, Outcome.REJECTED, None),
-        (404, {}, Outcome.REJECTED, None),
         (409, {}, Outcome.REJECTED, None),
         (422, {}, Outcome.REJECTED, None),
-        (301, {"Location": "https://elsewhere.example/"}, Outcome.REJECTED, None),
-        (307, {"Location": "https://elsewhere.example/"}, Outcome.REJECTED, None),
     ],
 )
 @responses.activate
@@ -117,6 +114,27 @@ def test_answers_are_classified(
     assert getattr(result.error, "retry_after", None) == retry_after
     assert len(responses.calls) == 1  # never followed a redirect, never retried by itself
     assert "山田" not in str(result.error)  # the receiver's body is never echoed
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (404, {}),
+        (405, {}),
+        (410, {}),
+        (301, {"Location": "https://elsewhere.example/"}),
+        (307, {"Location": "https://elsewhere.example/"}),
+    ],
+)
+@responses.activate
+def test_answers_about_the_endpoint_stop_the_run(
+    adapter: WebhookAdapter, status: int, headers: dict[str, str]
+) -> None:
+    """They would refuse every event alike: quarantining records for them loses them all."""
+    responses.post(URL, status=status, headers=headers, body="refused: 山田 花子")
+    with pytest.raises(ConfigError, match=rf"adapters\.webhook\.url.*{status}") as stopped:
+        adapter.push([planned(make_complaint())])
+    assert len(responses.calls) == 1 and "山田" not in str(stopped.value)
 
 
 @pytest.mark.parametrize(

@@ -281,5 +281,5 @@ def test_tasks_without_due_dates_fail() -> None:
 
 
 def test_read_back_without_closed_or_tasks_fails() -> None:
-    with pytest.raises(AssertionError, match="RemoteRecord.closed is None"):
+    with pytest.raises(AssertionError, match=r"RemoteRecord\.closed is None"):
         check_read_back(Harness(ForgetfulReadBack))

@@ -51,7 +51,7 @@ def test_changed_complaints_update_in_place(store: SqlStateStore) -> None:
 
 
 def test_policy_change_resyncs_because_the_plan_changed(store: SqlStateStore) -> None:
-    from crm_complaints.config import PolicyConfig, Settings
+    from crm_complaints.config import PolicyConfig
     from crm_complaints.policy import Policy
 
     adapter = FakeAdapter()

@@ -93,7 +93,7 @@ def test_an_empty_secret_is_refused_by_verify(secret: str) -> None:
         "webhook-timestamp": str(stamp),
         "webhook-signature": "v1," + base64.b64encode(digest).decode(),
     }
-    with pytest.raises(WebhookVerificationError, match="secret is (empty|not base64)"):
+    with pytest.raises(WebhookVerificationError, match=r"secret is (empty|not base64)"):
         verify(secret, headers, BODY)
 
 

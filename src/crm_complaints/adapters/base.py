@@ -93,6 +93,7 @@ from ..errors import (
 )
 from ..policy import PlannedComplaint
 from ..privacy import check_allowlist
+from ..schema import canonical_hash
 
 __all__ = [
     "Adapter",
@@ -348,6 +349,17 @@ class Adapter(ABC, Generic[ConfigT]):
                 response.status_code, response.headers, what=what, complaint_id=complaint_id
             )
         return response
+
+    def fingerprint(self) -> str:
+        """A hash of the settings that decide what this adapter sends (its config and the
+        field allowlist; secrets are never in the config). A record the remote refused is
+        tried again once it changes: fixing a mapping must not leave records quarantined."""
+        settings = {
+            "adapter": self.name,
+            "config": self.config.model_dump(mode="json"),
+            "allowed_fields": sorted(self.allowed_fields),
+        }
+        return canonical_hash(settings)[:32]
 
     # -- what each adapter implements ----------------------------------------------------------
     @abstractmethod

@@ -1,8 +1,9 @@
 """The generic webhook adapter: one signed JSON event per complaint version.
 
 Events follow the Standard Webhooks spec. ``webhook-id`` is derived from the complaint id and
-its version, so a retry or a rerun after a crash carries the same id and a receiver that
-de-duplicates on it sees every version exactly once. Only ``https`` URLs are accepted, except
+its revision (a per-complaint counter in the state store), so a retry or a rerun after a crash
+carries the same id and a receiver that de-duplicates on it sees every revision exactly once,
+including a complaint changed back to an earlier content. Only ``https`` URLs are accepted, except
 loopback or an explicit ``allow_insecure_http``; redirects are never followed; TLS is verified.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,13 +58,12 @@ class WebhookConfig(BaseModel):
     """Optional GET endpoint answering ``?id=…`` with what the receiver holds (reconciliation)."""
 
 
-def event_id(complaint_id: str, version: str, redelivery: str = "") -> str:
-    """Deterministic per complaint version (and deliberate redelivery): receivers de-duplicate
-    on it, so retries and reruns are seen once, and a repair is seen again."""
-    digest = hashlib.sha256(f"{complaint_id}\x00{version}\x00{redelivery}".encode()).hexdigest()[
-        :32
-    ]
-    return f"msg_{digest}"
+def event_id(complaint_id: str, version: str, revision: int = 0, redelivery: str = "") -> str:
+    """Deterministic per complaint revision (and deliberate redelivery): receivers de-duplicate
+    on it, so retries and reruns of one revision are seen once, while a new revision is seen
+    even when its content equals an earlier one (A → B → A), and a repair is seen again."""
+    key = f"{complaint_id}\x00{revision}\x00{version}\x00{redelivery}"
+    return "msg_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class WebhookAdapter(Adapter[WebhookConfig]):
@@ -105,10 +105,11 @@ class WebhookAdapter(Adapter[WebhookConfig]):
 
     def event(self, item: PlannedComplaint) -> tuple[str, bytes]:
         """The event id and body for one complaint version (pure; used by tests too)."""
-        message_id = event_id(item.complaint_id, item.version, item.redelivery)
+        message_id = event_id(item.complaint_id, item.version, item.revision, item.redelivery)
         payload = {
             "type": "complaint.created" if item.is_new else "complaint.updated",
             "id": message_id,
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "data": {
                 "complaint_id": item.complaint_id,
                 "version": item.version,
