@@ -34,6 +34,7 @@ DEFAULT_ASSOCIATION_TYPES = {
     ("tasks", "contacts"): 204,
     ("contacts", "tasks"): 203,
 }
+# Properties HubSpot sets itself: writing one is a 400.
 READ_ONLY = {"hs_object_id", "createdate", "hs_lastmodifieddate"}
 
 
@@ -80,7 +81,9 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         define_property("subject", "Ticket name"),
         define_property("content", "Ticket description", field_type="textarea"),
         define_property("hs_pipeline", "Pipeline", type_="enumeration", field_type="select"),
-        define_property("hs_pipeline_stage", "Ticket status", type_="enumeration", field_type="select"),
+        define_property(
+            "hs_pipeline_stage", "Ticket status", type_="enumeration", field_type="select"
+        ),
         define_property(
             "hs_ticket_priority",
             "Priority",
@@ -100,13 +103,19 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
                 ("GENERAL_INQUIRY", "General inquiry"),
             ],
         ),
-        define_property("hubspot_owner_id", "Ticket owner", type_="enumeration", field_type="select"),
+        define_property(
+            "hubspot_owner_id", "Ticket owner", type_="enumeration", field_type="select"
+        ),
         define_property("hs_object_id", "Record ID", type_="number", field_type="number"),
         define_property("createdate", "Create date", type_="datetime", field_type="date"),
-        define_property("hs_lastmodifieddate", "Last modified", type_="datetime", field_type="date"),
+        define_property(
+            "hs_lastmodifieddate", "Last modified", type_="datetime", field_type="date"
+        ),
     ]
     tasks = [
-        define_property("hs_timestamp", "Due date", type_="datetime", field_type="date", group="task"),
+        define_property(
+            "hs_timestamp", "Due date", type_="datetime", field_type="date", group="task"
+        ),
         define_property("hs_task_subject", "Task title", group="task"),
         define_property("hs_task_body", "Task notes", field_type="textarea", group="task"),
         define_property(
@@ -146,7 +155,9 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
             field_type="select",
             group="task",
         ),
-        define_property("hs_object_id", "Record ID", type_="number", field_type="number", group="task"),
+        define_property(
+            "hs_object_id", "Record ID", type_="number", field_type="number", group="task"
+        ),
         define_property(
             "hs_lastmodifieddate",
             "Last modified",

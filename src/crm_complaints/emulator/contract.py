@@ -1,0 +1,133 @@
+"""HubSpot's published OpenAPI specs (packaged beside this file), held against every exchange.
+
+A request that breaks the contract is the client's bug: it gets HubSpot's 400 and is recorded
+in ``violations`` so a test can fail on it. An answer of ours that breaks it is an emulator bug:
+it is replaced by a 500 and recorded too. Checked with ``openapi-core``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_schema_validator import OAS30Validator
+from werkzeug.wrappers import Request, Response
+
+from .wire import HubSpotError, error_response, json_response
+
+__all__ = ["SPEC_FILES", "Contract"]
+
+SPEC_FILES = {
+    "/crm/v3/objects/tickets": "tickets.json",
+    "/crm/v3/objects/tasks": "tasks.json",
+    "/crm/v3/objects/contacts": "contacts.json",
+    "/crm/v3/properties": "properties.json",
+    "/crm/v3/owners": "crmOwners.json",
+    "/crm/v3/pipelines": "pipelines.json",
+    "/crm/v4": "associations.json",
+}
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One HubSpot spec: the openapi-core view, and a validator for its ``Error`` schema."""
+
+    api: OpenAPI
+    error_validator: Any
+
+
+class Contract:
+    """Validation against the specs, and the ``violations`` it found, oldest first."""
+
+    def __init__(self, base_url: str, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.violations: list[str] = []
+        self._specs = _load_specs(base_url) if enabled else {}
+
+    def check_request(self, request: Request, environ: dict[str, Any]) -> Response | None:
+        """None for a request that keeps the contract; HubSpot's 400 for one that breaks it."""
+        spec = self._spec_for(request)
+        if spec is None:
+            return None
+        try:
+            spec.api.validate_request(WerkzeugOpenAPIRequest(_canonical(request, environ)))
+        except Exception as exc:
+            message = f"{request.method} {request.path}: {type(exc).__name__}: {_cause(exc)}"
+            self.violations.append("request " + message)
+            return error_response(HubSpotError(400, f"Invalid input JSON: {message}"))
+        return None
+
+    def check_response(
+        self, request: Request, environ: dict[str, Any], response: Response
+    ) -> Response:
+        """The answer itself if it keeps the contract; a 500 in its place if it does not."""
+        spec = self._spec_for(request)
+        if spec is None:
+            return response
+        try:
+            if response.status_code >= 400:
+                spec.error_validator.validate(json.loads(response.get_data()))
+            else:
+                spec.api.validate_response(
+                    WerkzeugOpenAPIRequest(_canonical(request, environ)),
+                    WerkzeugOpenAPIResponse(response),
+                )
+        except Exception as exc:
+            self.violations.append(f"response {request.method} {request.path}: {_cause(exc)}")
+            return json_response(
+                500,
+                {
+                    "status": "error",
+                    "message": "emulator broke the contract",
+                    "category": "EMULATOR",
+                },
+            )
+        return response
+
+    def _spec_for(self, request: Request) -> _Spec | None:
+        """The spec that covers the request's path, if validation is on and one does."""
+        if not self.enabled:
+            return None
+        for prefix, spec in self._specs.items():
+            if request.path.startswith(prefix):
+                return spec
+        return None
+
+
+def _load_specs(base_url: str) -> dict[str, _Spec]:
+    loaded: dict[str, _Spec] = {}
+    folder = resources.files("crm_complaints.emulator") / "specs"
+    for prefix, name in SPEC_FILES.items():
+        spec = json.loads((folder / name).read_text(encoding="utf-8"))
+        spec["servers"] = [{"url": base_url}]
+        # openapi-core cannot check oauth2 and warns on every request; we check the bearer
+        # token ourselves, so the security requirements are dropped from our copy.
+        spec.pop("security", None)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    operation.pop("security", None)
+        # Error answers are declared as */*, which openapi-core does not parse as JSON; their
+        # bodies are checked against the spec's own Error schema instead.
+        root = {"$ref": "#/components/schemas/Error", "components": spec["components"]}
+        loaded[prefix] = _Spec(OpenAPI.from_dict(spec), OAS30Validator(root))
+    return loaded
+
+
+def _canonical(request: Request, environ: dict[str, Any]) -> Request:
+    """The SDK asks for ``/crm/v3/owners/``; HubSpot and the spec mean ``/crm/v3/owners``."""
+    path = request.path
+    if len(path) > 1 and path.endswith("/"):
+        copy = dict(environ)
+        copy["PATH_INFO"] = path.rstrip("/")
+        return Request(copy)
+    return request
+
+
+def _cause(exc: BaseException) -> str:
+    inner = exc.__cause__
+    return str(inner or exc).splitlines()[0][:500]

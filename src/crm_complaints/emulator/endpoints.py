@@ -1,0 +1,481 @@
+"""The CRM endpoints the emulator answers, one handler each, behind werkzeug's URL map.
+
+Owners, pipelines, properties and property groups, objects (single, batch and search) and v4
+associations. Handlers speak HTTP only; the rules HubSpot enforces on the data live in the
+portal, so the same rule holds whether a test goes through HTTP or uses the portal directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .portal import Portal
+from .schema import DEFAULT_ASSOCIATION_TYPES, OBJECT_TYPE_IDS
+from .search_filters import matches
+from .wire import HubSpotError, error_response, iso, json_response
+
+__all__ = ["MAX_BATCH", "Endpoints"]
+
+MAX_BATCH = 100
+
+
+class Endpoints:
+    """The handlers, bound to one portal.
+
+    Built per request (it is cheap), so a portal reassigned on the emulator, or a search cap a
+    test lowers, takes effect from the next request on.
+    """
+
+    def __init__(self, portal: Portal, *, search_result_limit: int) -> None:
+        self.portal = portal
+        self.search_result_limit = search_result_limit
+
+    def dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
+        """The handler's answer; HubSpot's error shape for a HubSpotError or an unknown route."""
+        try:
+            endpoint, args = URL_MAP.bind_to_environ(environ).match()
+            handler: Callable[..., Response] = getattr(self, f"_{endpoint}")
+            return handler(request, **args)
+        except HubSpotError as exc:
+            return error_response(exc)
+        except Exception as exc:
+            status = getattr(exc, "code", 500) or 500
+            return error_response(
+                HubSpotError(int(status), f"{type(exc).__name__}", category="OBJECT_NOT_FOUND")
+            )
+
+    # -- owners and pipelines -----------------------------------------------------------------
+    def _owners(self, request: Request) -> Response:
+        limit = min(int(request.args.get("limit", 100)), 500)
+        after = int(request.args.get("after", 0) or 0)
+        owners = self.portal.owners
+        page = owners[after : after + limit]
+        body: dict[str, Any] = {
+            "results": [
+                {
+                    "id": o.id,
+                    "email": o.email,
+                    "firstName": o.first_name,
+                    "lastName": o.last_name,
+                    "type": "PERSON",
+                    "userId": int(o.id),
+                    "createdAt": iso(0),
+                    "updatedAt": iso(0),
+                    "archived": False,
+                    "teams": [],
+                }
+                for o in page
+            ]
+        }
+        if after + limit < len(owners):
+            body["paging"] = {"next": {"after": str(after + limit)}}
+        return json_response(200, body)
+
+    def _pipelines(self, request: Request, object_type: str) -> Response:
+        self.portal.object_type(object_type)
+        return json_response(200, {"results": self.portal.pipelines})
+
+    # -- properties ---------------------------------------------------------------------------
+    def _properties_list(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        return json_response(200, {"results": list(self.portal.properties[kind].values())})
+
+    def _property_get(self, request: Request, object_type: str, name: str) -> Response:
+        return json_response(200, self.portal.property(self.portal.object_type(object_type), name))
+
+    def _properties_batch_read(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        inputs = _inputs(request)
+        found = [
+            self.portal.properties[kind][i["name"]]
+            for i in inputs
+            if i["name"] in self.portal.properties[kind]
+        ]
+        return json_response(200, _batch(found))
+
+    def _properties_batch_create(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        created = []
+        with self.portal.lock:
+            for spec in _inputs(request):
+                created.append(self.portal.create_property(kind, spec))
+        return json_response(201, _batch(created))
+
+    def _groups_list(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        return json_response(200, {"results": list(self.portal.groups[kind].values())})
+
+    def _group_get(self, request: Request, object_type: str, name: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        group = self.portal.groups[kind].get(name)
+        if group is None:
+            raise HubSpotError(
+                404, f"Property group {name} does not exist", category="OBJECT_NOT_FOUND"
+            )
+        return json_response(200, group)
+
+    def _group_create(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        body = _body(request)
+        with self.portal.lock:
+            if body["name"] in self.portal.groups[kind]:
+                raise HubSpotError(
+                    409,
+                    f"Property group {body['name']} already exists",
+                    category="OBJECT_ALREADY_EXISTS",
+                )
+            group = {
+                "name": body["name"],
+                "label": body["label"],
+                "displayOrder": body.get("displayOrder", -1),
+                "archived": False,
+            }
+            self.portal.groups[kind][body["name"]] = group
+        return json_response(201, group)
+
+    # -- objects ------------------------------------------------------------------------------
+    def _objects_list(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        limit = min(int(request.args.get("limit", 10)), 100)
+        after = request.args.get("after")
+        wanted = _wanted(request.args.getlist("properties"))
+        with self.portal.lock:
+            live = sorted(self.portal.live(kind), key=lambda o: int(o.id))
+        if after:
+            live = [o for o in live if int(o.id) > int(after)]
+        page = live[:limit]
+        body: dict[str, Any] = {"results": [o.as_json(wanted) for o in page]}
+        if len(live) > limit:
+            body["paging"] = {"next": {"after": page[-1].id}}
+        return json_response(200, body)
+
+    def _object_create(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        body = _body(request)
+        obj = self.portal.create(kind, body.get("properties", {}))
+        self._associate_inline(kind, obj.id, body.get("associations", []))
+        return json_response(201, obj.as_json())
+
+    def _object_get(self, request: Request, object_type: str, object_id: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        obj = self.portal.get(kind, object_id, request.args.get("idProperty"))
+        return json_response(200, obj.as_json(_wanted(request.args.getlist("properties"))))
+
+    def _object_update(self, request: Request, object_type: str, object_id: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        target = self.portal.get(kind, object_id, request.args.get("idProperty"))
+        obj = self.portal.update(kind, target.id, _body(request).get("properties", {}))
+        return json_response(200, obj.as_json())
+
+    def _object_archive(self, request: Request, object_type: str, object_id: str) -> Response:
+        self.portal.archive(self.portal.object_type(object_type), object_id)
+        return Response(status=204)
+
+    def _batch_run(
+        self,
+        inputs: list[dict[str, Any]],
+        work: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        created_status: int = 200,
+    ) -> Response:
+        """Per-input processing with HubSpot's partial-failure rules.
+
+        With an ``objectWriteTraceId`` on every failing input, failures come back as 207 with
+        ``errors[].context.objectWriteTraceId``; otherwise the first failure fails the call.
+        """
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.portal.lock:
+            for item in inputs:
+                trace = item.get("objectWriteTraceId")
+                try:
+                    result = work(item)
+                except HubSpotError as exc:
+                    if not trace:
+                        raise
+                    failure = exc.standard_error()
+                    failure["context"] = {**failure["context"], "objectWriteTraceId": [trace]}
+                    errors.append(failure)
+                    continue
+                if trace:
+                    result["objectWriteTraceId"] = trace
+                results.append(result)
+        return _batch_answer(results, errors, created_status)
+
+    def _batch_upsert(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        inputs = _inputs(request)
+
+        def work(item: dict[str, Any]) -> dict[str, Any]:
+            obj, new = self.portal.upsert(
+                kind, item["id"], item.get("idProperty"), item["properties"]
+            )
+            return {**obj.as_json(), "new": new}
+
+        return self._batch_run(inputs, work)
+
+    def _batch_create(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+
+        def work(item: dict[str, Any]) -> dict[str, Any]:
+            obj = self.portal.create(kind, item.get("properties", {}))
+            self._associate_inline(kind, obj.id, item.get("associations", []))
+            return obj.as_json()
+
+        return self._batch_run(_inputs(request), work, created_status=201)
+
+    def _batch_update(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+
+        def work(item: dict[str, Any]) -> dict[str, Any]:
+            target = self.portal.get(kind, item["id"], item.get("idProperty"))
+            return self.portal.update(kind, target.id, item["properties"]).as_json()
+
+        return self._batch_run(_inputs(request), work)
+
+    def _batch_read(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        body = _body(request)
+        inputs = _inputs(request)
+        id_property = body.get("idProperty")
+        wanted = _wanted(body.get("properties") or [])
+        results = []
+        missing = []
+        with self.portal.lock:
+            for item in inputs:
+                obj = self.portal.find(kind, item["id"], id_property)
+                if obj is None:
+                    missing.append(item["id"])
+                else:
+                    results.append(obj.as_json(wanted))
+        errors: list[dict[str, Any]] = []
+        if missing:
+            errors.append(
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some objects, they may be deleted or not exist.",
+                    "context": {"ids": missing},
+                    "errors": [],
+                    "links": {},
+                }
+            )
+        return _batch_answer(results, errors, 200)
+
+    def _batch_archive(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        for item in _inputs(request):
+            self.portal.archive(kind, item["id"])
+        return Response(status=204)
+
+    def _search(self, request: Request, object_type: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        body = _body(request)
+        limit = min(int(body.get("limit") or 10), 200)
+        after = int(body.get("after") or 0)
+        now = self.portal.clock()
+        with self.portal.lock:
+            visible = [o for o in self.portal.live(kind) if o.visible_at <= now]
+        groups = body.get("filterGroups") or []
+        if groups:
+            visible = [o for o in visible if any(matches(o, g.get("filters", [])) for g in groups)]
+        visible.sort(key=lambda o: int(o.id))
+        page = visible[after : after + limit]
+        wanted = _wanted(body.get("properties") or [])
+        payload: dict[str, Any] = {
+            "total": len(visible),
+            "results": [o.as_json(wanted) for o in page],
+        }
+        if after + limit < len(visible) and after + limit < self.search_result_limit:
+            payload["paging"] = {"next": {"after": str(after + limit)}}
+        return json_response(200, payload)
+
+    # -- associations v4 ------------------------------------------------------------------
+    def _associate_inline(
+        self, kind: str, object_id: str, associations: list[dict[str, Any]]
+    ) -> None:
+        for association in associations:
+            to_id = str(association["to"]["id"])
+            for spec in association.get("types", []):
+                to_type = next(
+                    (
+                        t
+                        for (f, t), type_id in DEFAULT_ASSOCIATION_TYPES.items()
+                        if f == kind and type_id == spec["associationTypeId"]
+                    ),
+                    None,
+                )
+                if to_type is None:
+                    raise HubSpotError(400, f"unknown association type {spec['associationTypeId']}")
+                self.portal.associate(
+                    kind, object_id, to_type, to_id, int(spec["associationTypeId"])
+                )
+
+    def _assoc_batch_create(self, request: Request, from_type: str, to_type: str) -> Response:
+        source = self.portal.object_type(from_type)
+        target = self.portal.object_type(to_type)
+
+        def work(item: dict[str, Any]) -> dict[str, Any]:
+            from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
+            for spec in item["types"]:
+                self.portal.associate(
+                    source, from_id, target, to_id, int(spec["associationTypeId"])
+                )
+            return _association(source, from_id, target, to_id)
+
+        inputs = _inputs(request)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.portal.lock:
+            for item in inputs:
+                try:
+                    results.append(work(item))
+                except HubSpotError as exc:
+                    failure = exc.standard_error()
+                    failure["context"] = {
+                        **failure["context"],
+                        "fromObjectId": [str(item["from"]["id"])],
+                    }
+                    errors.append(failure)
+        return _batch_answer(results, errors, 201)
+
+    def _assoc_put(
+        self, request: Request, from_type: str, from_id: str, to_type: str, to_id: str
+    ) -> Response:
+        source = self.portal.object_type(from_type)
+        target = self.portal.object_type(to_type)
+        specs = request.get_json(silent=True)
+        if not isinstance(specs, list):
+            raise HubSpotError(400, "Invalid input JSON: a list of association types")
+        for spec in specs:
+            self.portal.associate(source, from_id, target, to_id, int(spec["associationTypeId"]))
+        return json_response(201, _association(source, from_id, target, to_id))
+
+    def _assoc_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
+        source = self.portal.object_type(from_type)
+        target = self.portal.object_type(to_type)
+        results = []
+        with self.portal.lock:
+            for item in _inputs(request):
+                from_id = str(item["id"])
+                linked = self.portal.associated(source, from_id, target)
+                if not linked:
+                    continue
+                results.append(
+                    {
+                        "from": {"id": from_id},
+                        "to": [
+                            {
+                                "toObjectId": to_id,
+                                "associationTypes": [
+                                    {
+                                        "category": "HUBSPOT_DEFINED",
+                                        "typeId": type_id,
+                                        "label": None,
+                                    }
+                                    for type_id in sorted(types)
+                                ],
+                            }
+                            for to_id, types in sorted(linked.items())
+                        ],
+                    }
+                )
+        return json_response(200, _batch(results))
+
+
+def _rules() -> list[Rule]:
+    objects = "/crm/v3/objects/<object_type>"
+    props = "/crm/v3/properties/<object_type>"
+    assoc = "/crm/v4/associations/<from_type>/<to_type>/batch"
+    return [
+        Rule("/crm/v3/owners", endpoint="owners", methods=["GET"]),
+        Rule("/crm/v3/owners/", endpoint="owners", methods=["GET"]),
+        Rule("/crm/v3/pipelines/<object_type>", endpoint="pipelines", methods=["GET"]),
+        Rule(props, endpoint="properties_list", methods=["GET"]),
+        Rule(f"{props}/batch/read", endpoint="properties_batch_read", methods=["POST"]),
+        Rule(f"{props}/batch/create", endpoint="properties_batch_create", methods=["POST"]),
+        Rule(f"{props}/groups", endpoint="groups_list", methods=["GET"]),
+        Rule(f"{props}/groups", endpoint="group_create", methods=["POST"]),
+        Rule(f"{props}/groups/<name>", endpoint="group_get", methods=["GET"]),
+        Rule(f"{props}/<name>", endpoint="property_get", methods=["GET"]),
+        Rule(objects, endpoint="objects_list", methods=["GET"]),
+        Rule(objects, endpoint="object_create", methods=["POST"]),
+        Rule(f"{objects}/batch/upsert", endpoint="batch_upsert", methods=["POST"]),
+        Rule(f"{objects}/batch/create", endpoint="batch_create", methods=["POST"]),
+        Rule(f"{objects}/batch/update", endpoint="batch_update", methods=["POST"]),
+        Rule(f"{objects}/batch/read", endpoint="batch_read", methods=["POST"]),
+        Rule(f"{objects}/batch/archive", endpoint="batch_archive", methods=["POST"]),
+        Rule(f"{objects}/search", endpoint="search", methods=["POST"]),
+        Rule(f"{objects}/<object_id>", endpoint="object_get", methods=["GET"]),
+        Rule(f"{objects}/<object_id>", endpoint="object_update", methods=["PATCH"]),
+        Rule(f"{objects}/<object_id>", endpoint="object_archive", methods=["DELETE"]),
+        Rule(f"{assoc}/create", endpoint="assoc_batch_create", methods=["POST"]),
+        Rule(
+            "/crm/v4/objects/<from_type>/<from_id>/associations/<to_type>/<to_id>",
+            endpoint="assoc_put",
+            methods=["PUT"],
+        ),
+        Rule(f"{assoc}/read", endpoint="assoc_batch_read", methods=["POST"]),
+    ]
+
+
+URL_MAP = Map(_rules())
+
+
+def _body(request: Request) -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object")
+    return data
+
+
+def _inputs(request: Request) -> list[dict[str, Any]]:
+    inputs = _body(request).get("inputs")
+    if not isinstance(inputs, list):
+        raise HubSpotError(400, "Invalid input JSON: inputs must be a list")
+    if len(inputs) > MAX_BATCH:
+        raise HubSpotError(
+            400,
+            f"Batch input is too large: {len(inputs)} inputs, the limit is {MAX_BATCH}",
+            sub_category="TOO_MANY_INPUTS",
+            context={"limit": [str(MAX_BATCH)]},
+        )
+    return inputs
+
+
+def _batch(results: list[dict[str, Any]]) -> dict[str, Any]:
+    now = iso(time.time())
+    return {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+
+
+def _batch_answer(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int
+) -> Response:
+    """HubSpot's batch answer: ``ok_status`` when every input worked, else 207 with ``errors``."""
+    body = _batch(results)
+    if errors:
+        body["errors"] = errors
+        body["numErrors"] = len(errors)
+        return json_response(207, body)
+    return json_response(ok_status, body)
+
+
+def _association(source: str, from_id: str, target: str, to_id: str) -> dict[str, Any]:
+    """One created association, as the v4 API reports it."""
+    return {
+        "fromObjectTypeId": OBJECT_TYPE_IDS[source],
+        "fromObjectId": from_id,
+        "toObjectTypeId": OBJECT_TYPE_IDS[target],
+        "toObjectId": to_id,
+        "labels": [],
+    }
+
+
+def _wanted(names: list[str]) -> list[str] | None:
+    flat = [n for name in names for n in name.split(",") if n]
+    return flat or None
