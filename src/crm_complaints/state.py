@@ -241,22 +241,110 @@ def _aware(value: datetime | None) -> datetime | None:
 class SqlStateStore(StateStore):
     """State in a SQL database through SQLAlchemy Core."""
 
-    def __init__(self, url: str, *, lock_path: Path | None = None) -> None:
+    def __init__(
+        self, url: str, *, lock_path: Path | None = None, busy_timeout_seconds: float = 10.0
+    ) -> None:
+        """Open and migrate. Every database error from here on (opening, a locked, read-only,
+        full or corrupt database, a store from a newer release) is a :class:`StateError` saying
+        what to check, chained to the driver's error; ``busy_timeout_seconds`` is how long a
+        SQLite write waits for another process's lock before :class:`LockHeldError`."""
         self.url = url
         self.lock_path = lock_path
         try:
             self.engine: Engine = sa.create_engine(url)
-            if self.engine.dialect.name == "sqlite":
-                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            self.migrate()
+        except (sa.exc.NoSuchModuleError, ImportError) as exc:
+            driver = sa.engine.make_url(url).drivername
+            raise StateError(
+                f"no database driver for {driver!r} is installed ({exc.__class__.__name__}): "
+                "install it (e.g. pip install 'psycopg[binary]' for postgresql+psycopg) or "
+                "check the scheme of state.url"
+            ) from exc
         except sa.exc.SQLAlchemyError as exc:
-            raise StateError(f"cannot open state store: {exc.__class__.__name__}: {exc}") from exc
+            raise StateError(f"cannot use state.url: {exc.__class__.__name__}: {exc}") from exc
+        self.where = (
+            self.engine.url.database or ":memory:"
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.url.render_as_string(hide_password=True)
+        )
+        sa.event.listen(self.engine, "handle_error", self._state_error)
+        self.busy_timeout_seconds = busy_timeout_seconds
+        if self.engine.dialect.name == "sqlite":
+            busy_ms = max(0, round(busy_timeout_seconds * 1000))
+
+            def pragmas(dbapi_connection: Any, _record: Any) -> None:
+                _sqlite_pragmas(dbapi_connection, busy_timeout_ms=busy_ms)
+
+            sa.event.listen(self.engine, "connect", pragmas)
+        try:
+            self.migrate()
+        except BaseException as exc:
+            self.engine.dispose()
+            if isinstance(exc, sa.exc.SQLAlchemyError):
+                raise StateError(
+                    f"cannot open the state store {self.where}: {exc.__class__.__name__}; "
+                    "check state.path / state.url"
+                ) from exc
+            raise
+
+    def _state_error(self, context: sa.engine.ExceptionContext) -> None:
+        """SQLAlchemy's ``handle_error`` hook: what the database refused, as a StateError that
+        says what to check. The driver's own text only: the statement and its parameters hold
+        complaint ids and quarantine reasons. Constraint and programming errors pass through."""
+        wrapped, error = context.sqlalchemy_exception, context.original_exception
+        if context.is_pre_ping or not (
+            isinstance(wrapped, sa.exc.OperationalError) or type(wrapped) is sa.exc.DatabaseError
+        ):
+            return  # a pool's liveness probe must see the disconnect itself
+        code = getattr(error, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        where = self.where
+        if primary in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+            raise LockHeldError(
+                f"the state database {where} is locked by another process (waited "
+                f"{self.busy_timeout_seconds:g} s): another crm-complaints run, or a tool "
+                "holding it open"
+            ) from error
+        hints = {
+            8: f"the state database {where} is read-only: check the permissions of the file "
+            "and of its directory (SQLite writes -wal and -shm files beside it) and the mount",
+            10: f"input/output error on the state database {where}: check the disk",
+            11: f"the state database {where} is corrupt: restore it from a backup",
+            13: f"the disk holding the state database {where} is full: free space and run "
+            "again (records not confirmed stay pending)",
+            14: f"cannot open the state database {where}: check that its directory exists and "
+            "is writable",
+            26: f"{where} is not a usable SQLite database (another kind of file, or encrypted): "
+            "check state.path",
+        }
+        if primary in hints:
+            raise StateError(hints[primary]) from error
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise StateError(
+            f"the state database {where} failed: {type(error).__name__}: {first_line}; check "
+            "state.path / state.url, that the database is reachable and that we may write"
+        ) from error
 
     @classmethod
-    def sqlite(cls, path: Path | str) -> SqlStateStore:
+    def sqlite(cls, path: Path | str, *, busy_timeout_seconds: float = 10.0) -> SqlStateStore:
+        """A SQLite file, created owner-only (0600): it holds complaint ids and quarantine
+        reasons. SQLite gives the -wal and -shm files the database file's mode. An existing
+        file keeps the mode it has (an operator may have widened it on purpose)."""
         file = Path(path)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{file}", lock_path=file.with_name(file.name + ".lock"))
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StateError(
+                f"cannot create the state database {file}: {exc.strerror}; check that its "
+                "directory is writable (state.path)"
+            ) from exc
+        return cls(
+            f"sqlite:///{file}",
+            lock_path=file.with_name(file.name + ".lock"),
+            busy_timeout_seconds=busy_timeout_seconds,
+        )
 
     def migrate(self) -> list[int]:
         """Apply pending migrations, each in its own transaction; returns the versions applied."""
@@ -264,6 +352,13 @@ class SqlStateStore(StateStore):
         with self.engine.begin() as conn:
             migrations_table.create(conn, checkfirst=True)
             done = set(conn.scalars(sa.select(migrations_table.c.version)))
+        known = max(version for version, _, _ in MIGRATIONS)
+        if done and max(done) > known:
+            raise StateError(
+                f"the state store {self.where} has schema version {max(done)}, newer than the "
+                f"{known} this crm-complaints knows: a newer release wrote it; upgrade "
+                "crm-complaints (running an older one could corrupt it)"
+            )
         for version, name, step in MIGRATIONS:
             if version in done:
                 continue
@@ -535,11 +630,12 @@ class SqlStateStore(StateStore):
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, *, busy_timeout_ms: int = 10000) -> None:
     cursor = dbapi_connection.cursor()
+    # First: switching a new file to WAL takes a lock another connection may briefly hold.
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across process crashes
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -561,11 +657,20 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
     )
 
 
-def open_store(path: Path | str | None = None, url: str | None = None) -> SqlStateStore:
-    """Open (and migrate) the store: a SQLAlchemy ``url`` wins, else a SQLite file at ``path``."""
+def open_store(
+    path: Path | str | None = None, url: str | None = None, *, busy_timeout_seconds: float = 10.0
+) -> SqlStateStore:
+    """Open (and migrate) the store: a SQLAlchemy ``url`` wins, else a SQLite file at ``path``.
+    Raises :class:`StateError` (never a driver's error) saying what to check."""
+    wait = busy_timeout_seconds
     if url:
-        parsed = sa.engine.make_url(url)
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:  # its message does not repeat the URL (a password)
+            raise StateError(
+                "state.url is not a SQLAlchemy URL (dialect+driver://user:password@host/db)"
+            ) from exc
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            return SqlStateStore.sqlite(parsed.database)  # same file lock as state.path
-        return SqlStateStore(url)
-    return SqlStateStore.sqlite(path or "crm-complaints.db")
+            return SqlStateStore.sqlite(parsed.database, busy_timeout_seconds=wait)  # same lock
+        return SqlStateStore(url, busy_timeout_seconds=wait)
+    return SqlStateStore.sqlite(path or "crm-complaints.db", busy_timeout_seconds=wait)
