@@ -55,6 +55,7 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
         self.client = HubSpotClient(config, token, self.count_call, self.name)
         self.limiter = self.client.limiter
         self._portal: Portal | None = None
+        self._discovered: dict[str, Any] = {}  # discovery's answers, kept across attempts
         self._properties: Properties | None = None
         self._written = WrittenSoFar()
         self._reader = Reader(self.client, self.portal)
@@ -62,7 +63,7 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
     def portal(self) -> Portal:
         """The portal's ids behind the config's labels (discovered once per adapter)."""
         if self._portal is None:
-            self._portal = _portal.discover(self.client, self.config)
+            self._portal = _portal.discover(self.client, self.config, self._discovered)
         return self._portal
 
     @property
@@ -73,6 +74,8 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
 
     def setup(self) -> SetupReport:
         """Create our property group and properties on tickets and tasks, if missing."""
+        self._portal, self._properties = None, None  # discovery sees what setup created
+        self._discovered.clear()
         return _portal.setup(self.client, self.config)
 
     def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:

@@ -7,8 +7,9 @@ ConfigError naming the key. Setup creates our property group and properties, ide
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
@@ -72,9 +73,17 @@ class Portal:
     category_values: Mapping[Category, str]
 
 
-def discover(client: HubSpotClient, config: HubSpotConfig) -> Portal:
-    """Read pipelines, owners and options, and resolve the config against them."""
-    pipelines = client.call("read pipelines", client.pipelines.get_all, object_type="tickets")
+def discover(
+    client: HubSpotClient, config: HubSpotConfig, answers: dict[str, Any] | None = None
+) -> Portal:
+    """Read pipelines, owners, options and our properties, and resolve the config against
+    them. ``answers`` keeps each answer across attempts: under a tight rate limit a retry
+    resumes where the last attempt was cut off instead of starting over (and never finishing)."""
+    read = _Reads(client, {} if answers is None else answers)
+    pipelines = read.once(
+        "pipelines",
+        partial(client.call, "read pipelines", client.pipelines.get_all, object_type="tickets"),
+    )
     pipeline = next((p for p in pipelines.results if p.label == config.pipeline), None)
     if pipeline is None:
         known = sorted(p.label for p in pipelines.results)
@@ -92,7 +101,7 @@ def discover(client: HubSpotClient, config: HubSpotConfig) -> Portal:
                 key=f"adapters.hubspot.stages.{status.value}",
             )
         stage_ids[status] = by_label[wanted]
-    owners = _owner_emails(client)
+    owners = read.once("owners", partial(_owner_emails, client))
     owner_ids: dict[Department, str] = {}
     for department, email in config.owners.items():
         found = owners.get(email.lower())
@@ -102,10 +111,13 @@ def discover(client: HubSpotClient, config: HubSpotConfig) -> Portal:
                 key=f"adapters.hubspot.owners.{department.value}",
             )
         owner_ids[department] = found
-    priorities = _option_values(client, "hs_ticket_priority")
-    categories = _option_values(client, "hs_ticket_category") if config.categories else {}
-    _require_our_properties(client, config)
-    return Portal(
+    priorities = read.once("priorities", partial(_option_values, client, "hs_ticket_priority"))
+    categories = (
+        read.once("categories", partial(_option_values, client, "hs_ticket_category"))
+        if config.categories
+        else {}
+    )
+    portal = Portal(
         pipeline_id=pipeline.id,
         stage_ids=stage_ids,
         stage_labels={s.id: s.label for s in pipeline.stages},
@@ -122,6 +134,21 @@ def discover(client: HubSpotClient, config: HubSpotConfig) -> Portal:
             for category, wanted in config.categories.items()
         },
     )
+    _require_our_properties(read, config)
+    return portal
+
+
+class _Reads:
+    """Discovery's answers, each read once and kept (see :func:`discover`)."""
+
+    def __init__(self, client: HubSpotClient, answers: dict[str, Any]) -> None:
+        self.client = client
+        self.answers = answers
+
+    def once(self, name: str, read: Callable[[], Any]) -> Any:
+        if name not in self.answers:
+            self.answers[name] = read()
+        return self.answers[name]
 
 
 def setup(client: HubSpotClient, config: HubSpotConfig) -> SetupReport:
@@ -172,17 +199,26 @@ def _our_properties(config: HubSpotConfig) -> list[tuple[str, tuple[PropertySpec
     return objects
 
 
-def _require_our_properties(client: HubSpotClient, config: HubSpotConfig) -> None:
+def _require_our_properties(read: _Reads, config: HubSpotConfig) -> None:
     """Writes before ``setup`` would be refused record by record and quarantine everything:
     a missing property stops the run with what to do instead."""
+    client = read.client
     missing = []
     for object_type, wanted in _our_properties(config):
-        have = client.call(
-            f"read {object_type} properties", client.properties.get_all, object_type=object_type
+        have = read.once(
+            f"{object_type} properties",
+            partial(
+                client.call,
+                f"read {object_type} properties",
+                client.properties.get_all,
+                object_type=object_type,
+            ),
         )
         names = {p.name for p in have.results}
         missing += [f"{object_type}.{spec.name}" for spec in wanted if spec.name not in names]
     if missing:
+        for object_type, _ in _our_properties(config):  # read again once setup has run
+            read.answers.pop(f"{object_type} properties", None)
         raise ConfigError(
             f"the portal lacks our properties {missing}: run "
             "`crm-complaints setup --adapter hubspot` first",
