@@ -30,7 +30,7 @@ from .jsonschema_export import SCHEMA_PATH, write_schema
 from .labels import label
 from .policy import Plan, Policy
 from .quarantine import from_record_error
-from .readers import QuarantineEntry, read_complaints
+from .readers import QuarantineEntry, ReadResult, mark_duplicates, read_complaints
 from .schema import Complaint
 from .state import RunRecord, StoredRecord
 from .sync import SyncSummary
@@ -114,7 +114,7 @@ def plan(
     quarantined = 0
     table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
-    for result in read_complaints(source, settings.csv):
+    for result in _read_checked(source, settings):
         if isinstance(result, QuarantineEntry):
             quarantined += 1
             print(_quarantine_line(result), file=sys.stderr)
@@ -162,19 +162,26 @@ def _add_plan_row(table: Table, complaint: Complaint, planned: Plan) -> None:
         )
 
 
+def _read_checked(source: Path, settings: Settings) -> Iterator[ReadResult]:
+    """The source's records with a repeated id quarantined as sync does; a problem of the whole
+    file (such as the wrong csv.encoding) exits 2 with its message."""
+    with _run_session():
+        yield from mark_duplicates(read_complaints(source, settings.csv))
+
+
 @app.command()
 def validate(source: SourceArgument, config: ConfigOption = None) -> None:
     """Check complaints against the schema only; quarantined records go to stderr."""
     _require_file(source)
     settings = _settings(config)
     good = bad = 0
-    for result in read_complaints(source, settings.csv):
+    for result in _read_checked(source, settings):
         if isinstance(result, QuarantineEntry):
             bad += 1
             print(_quarantine_line(result), file=sys.stderr)
         else:
             good += 1
-    err.print(f"{good} valid, {bad} quarantined")
+    err.print(f"{good + bad} records read: {good} valid, {bad} quarantined")
     raise typer.Exit(ExitCode.PARTIAL if bad else ExitCode.OK)
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import RecordError
 
-__all__ = ["FieldProblem", "QuarantineEntry", "from_record_error"]
+__all__ = ["FieldProblem", "QuarantineEntry", "duplicate_entry", "from_record_error"]
 
 
 class FieldProblem(BaseModel):
@@ -51,4 +51,21 @@ def from_record_error(error: RecordError, source: str, line: int) -> QuarantineE
         line=line,
         complaint_id=error.record,
         problems=(FieldProblem(field=error.field or "(record)", message=error.reason),),
+    )
+
+
+def duplicate_entry(complaint_id: str, first: int, position: int) -> QuarantineEntry:
+    """The later copy of a complaint id already read from the same input. ``first`` and
+    ``position`` count records from 1 (quarantined ones too), not lines."""
+    return QuarantineEntry(
+        source="(run)",
+        line=position,
+        complaint_id=complaint_id,
+        problems=(
+            FieldProblem(
+                field="id",
+                message=f"appears again in the same input (first as record {first}); "
+                "the later copy is skipped",
+            ),
+        ),
     )

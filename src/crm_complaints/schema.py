@@ -12,7 +12,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+from iso4217 import Currency
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -132,7 +134,19 @@ LanguageTag = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35),
 ]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# The ISO 4217 list as its maintenance agency (SIX) publishes it, from the iso4217 package, which
+# follows each amendment. Not money: XXX ("no currency") and XTS (reserved for testing).
+_CURRENCY_CODES = frozenset(c.code for c in Currency) - {"XXX", "XTS"}
+
+
+def _iso_4217(code: str) -> str:
+    # A made-up code would otherwise match no amount threshold and so route as "over every one".
+    if code not in _CURRENCY_CODES:
+        raise ValueError("is not an ISO 4217 currency code (such as JPY, CNY, TWD, USD, EUR)")
+    return code
+
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_iso_4217)]
 
 
 class _Strict(BaseModel):
