@@ -114,7 +114,7 @@ def plan(
     quarantined = 0
     table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
-    for result in _read_checked(source, settings):
+    for position, result in enumerate(_read_checked(source, settings), start=1):
         if isinstance(result, QuarantineEntry):
             quarantined += 1
             print(_quarantine_line(result), file=sys.stderr)
@@ -123,7 +123,8 @@ def plan(
             planned = policy.plan(result)
         except RecordError as exc:  # valid input no deadline can be computed from
             quarantined += 1
-            print(_quarantine_line(from_record_error(exc, str(source), 0)), file=sys.stderr)
+            entry = from_record_error(exc, str(source), position)
+            print(_quarantine_line(entry), file=sys.stderr)
             continue
         if table is None:
             out.write(json.dumps(plan_to_json(planned), ensure_ascii=False) + "\n")

@@ -22,8 +22,8 @@ from .adapters.base import Adapter, Outcome, PushResult
 from .errors import AuthError, ConfigError, RateLimitedError, RecordError, TransientError
 from .exit_codes import ExitCode
 from .policy import PlannedComplaint, Policy
-from .quarantine import from_record_error
-from .readers import FieldProblem, QuarantineEntry, ReadResult
+from .quarantine import duplicate_entry, from_record_error
+from .readers import QuarantineEntry, ReadResult
 from .retry import RetryPolicy
 from .schema import Complaint
 from .state import FailedWrite, RecordState, StateStore, StoredRecord, SyncedWrite
@@ -240,7 +240,7 @@ class _Engine:
             if isinstance(item, QuarantineEntry):
                 self._quarantine([item], run_id)
             elif item.id in self.seen:
-                self._quarantine([_duplicate(item, self.seen[item.id], position)], run_id)
+                self._quarantine([duplicate_entry(item.id, self.seen[item.id], position)], run_id)
             else:
                 self.seen[item.id] = position
                 batch.append(item)
@@ -388,18 +388,3 @@ def _retry_signal(errors: Sequence[object]) -> TransientError:
     if limited:
         return RateLimitedError(str(limited[0].reason), retry_after=retry_after or None)
     return _BatchRetry(f"{len(errors)} record(s) to retry", retry_after=retry_after or None)
-
-
-def _duplicate(complaint: Complaint, first: int, position: int) -> QuarantineEntry:
-    return QuarantineEntry(
-        source="(run)",
-        line=position,
-        complaint_id=complaint.id,
-        problems=(
-            FieldProblem(
-                field="id",
-                message=f"appears again in the same input (first as record {first}); "
-                "the later copy is skipped",
-            ),
-        ),
-    )
