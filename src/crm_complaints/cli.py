@@ -257,7 +257,8 @@ def sync_command(
     """Push new and changed complaints to a CRM; unchanged ones cost nothing.
 
     Exit codes: 0 all synced, 3 some quarantined or left pending, 4 another run holds the lock,
-    2 usage or config, 1 unexpected.
+    2 usage or config, 1 unexpected, 130 / 143 stopped by SIGINT / SIGTERM (recorded as
+    stopped; the rest stays pending for the next run).
     """
     _configure_logging(verbose)
     _require_file(source)
