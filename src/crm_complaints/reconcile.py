@@ -28,15 +28,13 @@ from .exit_codes import ExitCode
 from .policy import PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, ReadResult
 from .retry import RetryPolicy
-from .schema import Complaint, Status
+from .schema import Complaint
 from .state import RecordState, StateStore, StoredRecord
 from .sync import SyncSummary, sync
 
 __all__ = ["Finding", "FindingKind", "ReconcileReport", "reconcile"]
 
 log = logging.getLogger(__name__)
-
-_CLOSED = {Status.RESOLVED, Status.CLOSED}
 
 
 class FindingKind(StrEnum):
@@ -226,7 +224,7 @@ def _status_moved(
     """Closed or reopened in the CRM while our complaint says otherwise. A close starts the
     satisfaction follow-up's clock, from when the CRM last changed the ticket."""
     complaint = item.complaint
-    ours_closed = complaint.status in _CLOSED
+    ours_closed = complaint.status.is_closed
     if record.closed is None or record.closed == ours_closed:
         return None
     moved = "closed" if record.closed else "reopened"

@@ -117,6 +117,11 @@ class Status(StrEnum):
     def rank(self) -> int:
         return _STATUS_RANK[self]
 
+    @property
+    def is_closed(self) -> bool:
+        """Resolved or closed: what a CRM's "closed" stage corresponds to."""
+        return self.rank >= _STATUS_RANK[Status.RESOLVED]
+
 
 _STATUS_RANK = {status: index for index, status in enumerate(Status)}
 

@@ -40,7 +40,6 @@ from .base import (
 
 __all__ = ["WebhookAdapter", "WebhookConfig", "event_id"]
 
-_CLOSED = {Status.RESOLVED.value, Status.CLOSED.value}
 # Answers about the endpoint, not the event: quarantining records for them would quarantine all.
 _ENDPOINT_WIDE = {404, 405, 410}
 
@@ -191,7 +190,7 @@ class WebhookAdapter(Adapter[WebhookConfig]):
             refs={"delivery": str(entry.get("event_id", ""))},
             version=entry.get("version"),
             stage=status,
-            closed=status in _CLOSED if status else None,
+            closed=Status(status).is_closed if status in set(Status) else None,
             tasks=tasks,
             fields={"priority": plan.get("priority"), "coordinator": plan.get("coordinator")},
             raw=entry,

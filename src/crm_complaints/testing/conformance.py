@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 Failure = Literal["transient", "rate_limited", "rejected", "auth"]
-_CLOSED = {Status.RESOLVED, Status.CLOSED}
 
 
 class Harness(Protocol):
@@ -293,7 +292,7 @@ def _check_record(record: RemoteRecord, item: PlannedComplaint, *, tasks: bool) 
     assert record.version == item.version, (
         f"{cid}: read back version {record.version!r}, wrote {item.version!r}"
     )
-    closed = item.complaint.status in _CLOSED
+    closed = item.complaint.status.is_closed
     assert record.closed is not None, (
         f"{cid}: RemoteRecord.closed is None; reconciliation needs to know if the CRM counts "
         "the complaint closed"

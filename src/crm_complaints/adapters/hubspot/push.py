@@ -37,7 +37,7 @@ from hubspot.crm.tickets import (
 )
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 
-from ...errors import RateLimitedError, RejectedError, TransientError
+from ...errors import AdapterError, RateLimitedError, RejectedError, TransientError
 from ...policy import PlannedComplaint, PlannedTask
 from ...privacy import allowed_view
 from ..base import PushResult
@@ -114,11 +114,8 @@ class PushRun:
         return [self.results[item.complaint_id] for item in self.batch]
 
     # -- outcomes ------------------------------------------------------------------------
-    def reject(self, complaint_id: str, error: RejectedError) -> None:
-        self.results[complaint_id] = PushResult.failed(complaint_id, error)
-        self.live.pop(complaint_id, None)
-
-    def fail(self, complaint_id: str, error: TransientError) -> None:
+    def fail(self, complaint_id: str, error: AdapterError) -> None:
+        """This complaint is done for this push: refused, or left for a retry."""
         self.results[complaint_id] = PushResult.failed(complaint_id, error)
         self.live.pop(complaint_id, None)
 
@@ -179,7 +176,7 @@ class PushRun:
             )
         except RejectedError as exc:
             for item in items:
-                self.reject(item.complaint_id, exc)
+                self.fail(item.complaint_id, exc)
             return {}
         ids: dict[str, str] = {}
         for result in answer.get("results", []):
@@ -187,7 +184,7 @@ class PushRun:
             if cid:
                 ids[cid] = str(result["id"])
         for cid, error in errors_by_trace(answer, "ticket", self.adapter):
-            self.reject(cid, error)
+            self.fail(cid, error)
         return ids
 
     # -- contacts (opt-in) ---------------------------------------------------------------
@@ -217,7 +214,7 @@ class PushRun:
                     "tickets",
                     "contacts",
                     TICKET_TO_CONTACT,
-                    self.reject,
+                    self.fail,
                 )
         except TransientError as exc:
             self.fail_rest(exc)
@@ -254,7 +251,7 @@ class PushRun:
         except RejectedError as exc:
             for complaint_ids in by_customer.values():
                 for cid in complaint_ids:
-                    self.reject(cid, exc)
+                    self.fail(cid, exc)
             return {}
         ids: dict[str, str] = {}
         for result in answer.get("results", []):
@@ -265,7 +262,7 @@ class PushRun:
                 ids[cid] = str(result["id"])
         for trace, error in errors_by_trace(answer, "contact", self.adapter):
             for cid in by_customer.get(trace, []):
-                self.reject(cid, error)
+                self.fail(cid, error)
         return ids
 
     # -- tasks ---------------------------------------------------------------------------
@@ -286,7 +283,7 @@ class PushRun:
         first_error: TransientError | None = None
         for chunk, outcome in zip(chunks, self._write_chunks(chunks), strict=True):
             for cid, refusal in outcome.rejections:
-                self.reject(cid, refusal)
+                self.fail(cid, refusal)
             if outcome.error is not None:
                 first_error = first_error or outcome.error
                 unfinished.update(planned.complaint_id for planned, _ in chunk)
