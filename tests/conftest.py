@@ -104,6 +104,50 @@ def edited(complaint: Complaint, **changes: Any) -> Complaint:
     return Complaint.model_validate({**complaint.model_dump(), **changes})
 
 
+POSTGRES_URL_ENV = "CRM_COMPLAINTS_TEST_POSTGRES"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The test PostgreSQL server (``make test`` starts one if the machine has none).
+
+    Never skips: a suite that silently drops its PostgreSQL half would report green while the
+    production path goes untested.
+    """
+    import os
+
+    import psycopg
+
+    url = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL is required by the tests but {url} is unreachable "
+            f"({type(exc).__name__}); run `make test`, which starts one, or set {POSTGRES_URL_ENV}",
+            pytrace=False,
+        )
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Any:
+    """A fresh, empty schema on the test server, as a SQLAlchemy URL; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    url = postgres_server_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{url}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f'drop schema "{schema}" cascade')
+
+
 @pytest.fixture
 def emulator(hubspot_emulator: Any) -> Any:
     """The packaged plugin's HubSpot emulator (demo portal; fails the test on any contract
