@@ -111,6 +111,10 @@ class PlannedComplaint:
     """Non-empty when the engine re-sends a version on purpose (reconciliation's repair). An
     adapter that de-duplicates deliveries by version must treat it as a new delivery; it is
     the same across retries within one run."""
+    unconfirmed: bool = False
+    """An earlier push of this complaint was never confirmed (a crash, a failed run, a refusal):
+    parts of it may exist remotely without the state store holding their ids, so an adapter
+    that cannot upsert must look before it creates."""
     revision: int = 0
     """The state store's count of distinct versions handed over for this complaint: the same
     for every retry of one version, one more for each new version, even one whose content
@@ -186,11 +190,17 @@ class Policy:
         previous: Mapping[str, str] | None = None,
         *,
         redelivery: str = "",
+        unconfirmed: bool = False,
     ) -> PlannedComplaint:
         """The complaint with its plan and version, as the engine hands it to an adapter."""
         plan = self.plan(complaint)
         return PlannedComplaint(
-            complaint, plan, version_of(complaint, plan), previous, redelivery=redelivery
+            complaint,
+            plan,
+            version_of(complaint, plan),
+            previous,
+            redelivery=redelivery,
+            unconfirmed=unconfirmed,
         )
 
     def follow_up_due(self, complaint: Complaint, resolved_at: datetime) -> datetime:

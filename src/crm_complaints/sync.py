@@ -274,7 +274,12 @@ class _Engine:
             previous = record.refs if record is not None and record.synced_hash else None
             redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
             try:
-                item = self.policy.planned(complaint, previous, redelivery=redelivery)
+                item = self.policy.planned(
+                    complaint,
+                    previous,
+                    redelivery=redelivery,
+                    unconfirmed=record is not None and record.pending_hash is not None,
+                )
             except RecordError as exc:  # this record cannot be planned; the rest go on
                 line = self.seen.get(complaint.id, 0)
                 self._quarantine([from_record_error(exc, "(plan)", line)], self.summary.run_id)

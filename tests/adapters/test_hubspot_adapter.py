@@ -38,7 +38,7 @@ def test_setup_is_idempotent(emulator: HubSpotEmulator) -> None:
     first = adapter.setup()
     assert "tickets.crm_complaint_id" in first.created and "tasks.crm_task_key" in first.created
     assert emulator.portal.properties["tickets"]["crm_complaint_id"]["hasUniqueValue"] is True
-    assert emulator.portal.properties["tasks"]["crm_task_key"]["hasUniqueValue"] is True
+    assert emulator.portal.properties["tasks"]["crm_task_key"]["hasUniqueValue"] is False
     writes = emulator.stats.writes
     second = adapter.setup()
     assert second.created == () and not second.changed

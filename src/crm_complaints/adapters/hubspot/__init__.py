@@ -1,15 +1,19 @@
 """The HubSpot adapter, on the official ``hubspot-api-client`` SDK.
 
-One batch of up to 100 complaints costs: one ticket batch upsert on our unique
-``crm_complaint_id`` property, one task batch upsert per 100 tasks on the unique
-``crm_task_key`` (``<complaint id>:<task kind>``), and one v4 association batch per 100 tasks
-that are not yet linked to their ticket. Upserts make every write idempotent: a rerun, a retry
-or a crash never creates a second ticket or task. Writes never search to find what exists
-(search is eventually consistent); reconciliation's listings do search (see :mod:`.read`).
+A first sync of up to 100 complaints costs one ticket batch upsert on our unique
+``crm_complaint_id`` property, plus one task batch create per 100 tasks with each task's link
+to its ticket inline: no separate association requests and no lookups. Tickets are upserted, so
+a rerun never makes a second one; tasks cannot be (HubSpot has no unique task properties), so
+they are created once and updated by id afterwards, and a complaint whose earlier push was
+never confirmed has its ticket's tasks looked up before anything is created (see
+:mod:`.tasks`). Writes never search to find what exists (search is eventually consistent);
+reconciliation's listings do search (see :mod:`.read`).
 
 The package: :mod:`.client` (the edge: limiter, counting, error classification),
 :mod:`.portal` (discovery and setup), :mod:`.properties` (what a ticket and a task hold),
-:mod:`.push` (one batch's writes), :mod:`.read` (reading back), :mod:`.config`.
+:mod:`.push` (one batch's writes: tickets and contacts), :mod:`.tasks` (tasks without a unique
+key), :mod:`.links` (associations made after the fact), :mod:`.batching` (100 per request,
+bisecting a batch refused whole), :mod:`.read` (reading back), :mod:`.config`.
 """
 
 from __future__ import annotations
@@ -79,8 +83,8 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
         return _portal.setup(self.client, self.config)
 
     def push(self, batch: Sequence[PlannedComplaint]) -> list[PushResult]:
-        """Tickets in requests of 100, then tasks in requests of 100 with their links; see
-        :mod:`.push`."""
+        """Tickets in requests of 100, then tasks in requests of 100 with their links inline;
+        see :mod:`.push`."""
         if len(batch) > self.max_batch_size:
             raise ValueError(f"at most {self.max_batch_size} complaints per push")
         properties = self.properties

@@ -53,7 +53,8 @@ TICKET_PROPERTIES: tuple[PropertySpec, ...] = (
     PropertySpec("crm_version", "Synced version", "string", "text"),
 )
 TASK_PROPERTIES: tuple[PropertySpec, ...] = (
-    PropertySpec("crm_task_key", "Complaint task key", "string", "text", True),
+    # Not unique: HubSpot documents unique values for tickets, not tasks (see .tasks).
+    PropertySpec("crm_task_key", "Complaint task key", "string", "text"),
 )
 CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
     PropertySpec("crm_customer_id", "Complaint customer id", "string", "text", True),

@@ -1,11 +1,11 @@
 """Reading back what HubSpot holds, as :class:`RemoteRecord` and :class:`RemoteTask`.
 
-``read`` is exact: batch reads by our unique ``crm_complaint_id`` and ``crm_task_key``, 100 per
-request, which see every write at once. ``list_owned`` and ``list_tasks`` are for
-reconciliation and use search, 200 per request: twice as many objects per request as the list
-endpoints and only ours, at the price of lagging writes by seconds (a ticket written a moment
-ago may be reported missing; repairing it is a harmless upsert). A search query stops at 10,000
-results, so the ticket walk restarts above the last id seen.
+``read`` is exact: batch reads of tickets by our unique ``crm_complaint_id`` and of their tasks
+by the ids in the refs, 100 per request, which see every write at once. ``list_owned`` and
+``list_tasks`` are for reconciliation and use search, 200 per request: twice as many objects
+per request as the list endpoints and only ours, at the price of lagging writes by seconds (a
+ticket written a moment ago may be reported missing; repairing it is a harmless upsert). A
+search query stops at 10,000 results, so the ticket walk restarts above the last id seen.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from hubspot.crm.tickets import SimplePublicObjectId as TicketId
 
 from ..base import RemoteRecord, RemoteRefs, RemoteTask
 from .client import HubSpotClient
-from .config import task_key
 from .portal import TICKET_PROPERTIES, Portal
 
 __all__ = ["Reader"]
@@ -61,7 +60,7 @@ class Reader:
         self.portal = portal
 
     def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
-        """Batch read tickets by complaint id and their tasks by task key, 100 per request."""
+        """Batch read tickets by complaint id and their tasks by id, 100 per request."""
         tickets = {
             result["properties"]["crm_complaint_id"]: result
             for result in self._read_by(
@@ -69,16 +68,16 @@ class Reader:
                 "crm_complaint_id", list(refs), TICKET_READ_PROPERTIES,
             )
         }  # fmt: skip
-        keys = [
-            task_key(cid, ref.split(":", 1)[1])
+        task_ids = [
+            task_id
             for cid in tickets
-            for ref in refs[cid]
+            for ref, task_id in refs[cid].items()
             if ref.startswith("task:")
         ]
         tasks: dict[str, dict[str, RemoteTask]] = {}
         for result in self._read_by(
             "tasks", self.client.tasks.read, TaskReadBatch, TaskId,
-            "crm_task_key", keys, TASK_READ_PROPERTIES,
+            None, task_ids, TASK_READ_PROPERTIES, ours="crm_task_key",
         ):  # fmt: skip
             task = remote_task(result)
             tasks.setdefault(task.complaint_id, {})[task.kind] = task
@@ -200,11 +199,15 @@ class Reader:
         method: Callable[..., Any],
         batch_model: Callable[..., Any],
         id_model: Callable[..., Any],
-        id_property: str,
+        id_property: str | None,
         values: list[str],
         properties: list[str],
+        *,
+        ours: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Objects whose unique ``id_property`` is one of ``values``, 100 per request."""
+        """Objects whose unique ``id_property`` (``None``: the object id) is one of ``values``,
+        100 per request; only those carrying our property ``ours`` (default ``id_property``)."""
+        marker = ours or id_property
         for start in range(0, len(values), MAX_INPUTS):
             answer = self.client.call_json(
                 f"read {what}",
@@ -218,7 +221,7 @@ class Reader:
                 archived=False,
             )
             for result in answer.get("results", []):
-                if result["properties"].get(id_property):
+                if marker is None or result["properties"].get(marker):
                     yield result
 
 

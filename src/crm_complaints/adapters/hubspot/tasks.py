@@ -1,0 +1,404 @@
+"""Writing tasks without a unique key: create once with the link inline, then update by id.
+
+HubSpot documents unique-value properties for contacts, companies, deals, tickets and custom
+objects, never for tasks
+(https://developers.hubspot.com/docs/api/crm/properties#create-unique-identifier-properties),
+so tasks cannot be upserted. Instead:
+
+- A task we know (its id in the state store's refs, or learned earlier in this retry sequence)
+  is updated by id: batch update, 100 per request.
+- A new task is made by batch create with its task→ticket (and task→contact) association
+  inline: one request per 100 tasks, packed across complaints, links included.
+- A create whose answer never came may still have happened. So for a complaint whose earlier
+  push was not confirmed (the state store held it pending from an earlier run, or a create of
+  its tasks failed transiently in this sequence), a task without a known id is first looked up
+  through the ticket's task associations (v4 batch read, which sees writes at once, unlike
+  search) and those tasks' ``crm_task_key`` (batch read by id): found ones are updated, only
+  missing ones created. A ticket the upsert has just created has no tasks to find, so a first
+  sync costs no lookups.
+- A known task that HubSpot no longer has (deleted by someone) is created again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.objects.tasks import AssociationSpec as TaskAssociationSpec
+from hubspot.crm.objects.tasks import BatchInputSimplePublicObjectBatchInput as TaskUpdateBatch
+from hubspot.crm.objects.tasks import (
+    BatchInputSimplePublicObjectBatchInputForCreate as TaskCreateBatch,
+)
+from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId as TaskReadBatch
+from hubspot.crm.objects.tasks import PublicAssociationsForObject, PublicObjectId
+from hubspot.crm.objects.tasks import SimplePublicObjectBatchInput as TaskUpdate
+from hubspot.crm.objects.tasks import SimplePublicObjectBatchInputForCreate as TaskCreate
+from hubspot.crm.objects.tasks import SimplePublicObjectId as TaskId
+
+from ...errors import AdapterError, RateLimitedError, RejectedError, TransientError
+from ...policy import PlannedComplaint, PlannedTask
+from .batching import chunks, send_bisecting
+from .client import errors_by_trace, rejection
+from .config import task_key
+from .links import TASK_TO_CONTACT, TASK_TO_TICKET, Link
+
+if TYPE_CHECKING:
+    from .push import PushRun
+
+__all__ = ["TaskWrite", "TaskWrites"]
+
+NOT_FOUND = "OBJECT_NOT_FOUND"
+
+
+@dataclass
+class TaskWrite:
+    """One planned task of one complaint, and the id it has on HubSpot if we know it."""
+
+    item: PlannedComplaint
+    task: PlannedTask
+    task_id: str | None = None
+    linked: bool = False
+    """Known to be linked to the complaint's current ticket (found through that ticket)."""
+
+    @property
+    def complaint_id(self) -> str:
+        return self.item.complaint_id
+
+    @property
+    def kind(self) -> str:
+        return self.task.kind.value
+
+    @property
+    def key(self) -> str:
+        return task_key(self.item.complaint_id, self.task.kind)
+
+
+@dataclass
+class _Outcome:
+    """What one request of ≤ 100 tasks did; built on a worker thread, applied on the caller's."""
+
+    written: list[tuple[TaskWrite, str]] = field(default_factory=list)
+    refused: list[tuple[str, AdapterError]] = field(default_factory=list)
+    gone: list[TaskWrite] = field(default_factory=list)
+    error: TransientError | None = None
+
+
+class TaskWrites:
+    """The task half of one push: sorts tasks into updates and creates, sends them, and
+    reports per complaint which tasks are written."""
+
+    def __init__(self, run: PushRun) -> None:
+        self.run = run
+        self.client = run.client
+        self.memory = run.memory
+        self.written: dict[str, dict[str, str]] = {}
+        """complaint id → task kind → task id, for tasks written (or confirmed) at this version."""
+        self.unfinished: dict[str, AdapterError] = {}
+
+    def write(self, items: Iterable[PlannedComplaint]) -> None:
+        creates: list[TaskWrite] = []
+        updates: list[TaskWrite] = []
+        unknown: list[TaskWrite] = []
+        for item in items:
+            for task in item.plan.tasks:
+                write = TaskWrite(item, task)
+                done = self.memory.written.get((write.key, item.version))
+                if done is not None:
+                    self._confirm(write, done)
+                    continue
+                previous = (item.previous or {}).get(f"task:{write.kind}")
+                write.task_id = self.memory.task_ids.get(write.key) or previous
+                if write.task_id:
+                    updates.append(write)
+                elif self._may_exist(item):
+                    unknown.append(write)
+                else:
+                    creates.append(write)
+        if unknown:
+            found = self._look_up(unknown)
+            for write in unknown:
+                if write.complaint_id in self.unfinished:
+                    continue  # not knowing what exists, creating could duplicate
+                write.task_id = found.get(write.key)
+                write.linked = write.task_id is not None
+                (updates if write.task_id else creates).append(write)
+        gone = self._send(creates, updates)
+        if gone:  # deleted on HubSpot's side: make them again
+            for write in gone:
+                write.task_id = None
+            self._send(gone, [])
+        self._link_known(updates)
+
+    # -- sorting -------------------------------------------------------------------------
+    def _may_exist(self, item: PlannedComplaint) -> bool:
+        """Could tasks of this complaint exist on HubSpot without us holding their ids?"""
+        cid = item.complaint_id
+        if cid in self.run.new_tickets:
+            return False
+        return item.unconfirmed or cid in self.memory.unsure
+
+    def _look_up(self, unknown: list[TaskWrite]) -> dict[str, str]:
+        """Task key → task id of the tasks linked to these complaints' tickets (two batch reads
+        per 100 tickets). Where a key is on more than one task, the oldest one wins."""
+        tickets = sorted({self.run.ticket_ids[w.complaint_id] for w in unknown})
+        task_ids: set[str] = set()
+        try:
+            for chunk in chunks(tickets):
+                task_ids.update(self._linked_tasks(chunk))
+            found: dict[str, str] = {}
+            for chunk in chunks(sorted(task_ids, key=int)):
+                for result in self._read_tasks(chunk):
+                    key = (result.get("properties") or {}).get("crm_task_key")
+                    if key and key not in found:
+                        found[key] = str(result["id"])
+        except (TransientError, RejectedError) as exc:
+            for cid in {w.complaint_id for w in unknown}:
+                self.unfinished.setdefault(cid, exc)
+            return {}
+        for key, tid in found.items():
+            self.memory.task_ids[key] = tid
+        return found
+
+    def _linked_tasks(self, ticket_ids: list[str]) -> set[str]:
+        models = self.client.link_models
+        request = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[
+                PublicFetchAssociationsBatchRequest(id=tid, local_vars_configuration=models)
+                for tid in ticket_ids
+            ],
+            local_vars_configuration=models,
+        )
+        answer = self.client.call_json(
+            "read the tickets' task links",
+            self.client.associations.get_page,
+            from_object_type="tickets",
+            to_object_type="tasks",
+            batch_input_public_fetch_associations_batch_request=request,
+        )
+        found: set[str] = set()
+        for result in answer.get("results", []):
+            for target in result.get("to", []):
+                found.add(str(target["toObjectId"]))
+            if (result.get("paging") or {}).get("next"):
+                raise TransientError(
+                    "a ticket has more task links than one page; not guessing which exist",
+                    adapter=self.client.adapter,
+                )
+        return found
+
+    def _read_tasks(self, task_ids: list[str]) -> list[dict[str, Any]]:
+        answer = self.client.call_json(
+            "read tasks by id",
+            self.client.tasks.read,
+            batch_read_input_simple_public_object_id=TaskReadBatch(
+                inputs=[TaskId(id=tid) for tid in task_ids],
+                properties=["crm_task_key"],
+                properties_with_history=[],
+            ),
+        )
+        return list(answer.get("results", []))
+
+    # -- sending -------------------------------------------------------------------------
+    def _send(self, creates: list[TaskWrite], updates: list[TaskWrite]) -> list[TaskWrite]:
+        """Creates and updates, 100 to a request, ``concurrency`` requests in flight (the
+        shared limiter still caps the rate). Returns the known tasks HubSpot no longer has."""
+        requests: list[tuple[Callable[[list[TaskWrite]], _Outcome], list[TaskWrite]]] = [
+            *((self._create, chunk) for chunk in chunks(creates)),
+            *((self._update, chunk) for chunk in chunks(updates)),
+        ]
+        stop = threading.Event()
+
+        def one(request: tuple[Callable[[list[TaskWrite]], _Outcome], list[TaskWrite]]) -> _Outcome:
+            send, chunk = request
+            if stop.is_set():  # rate limited: don't pile more requests on it
+                return _Outcome(error=TransientError("skipped after a rate limit"))
+            outcome = send(chunk)
+            if isinstance(outcome.error, RateLimitedError):
+                stop.set()
+            return outcome
+
+        workers = min(self.run.properties.config.concurrency, len(requests))
+        if workers <= 1:
+            outcomes = [one(request) for request in requests]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot") as pool:
+                outcomes = list(pool.map(one, requests))
+        gone: list[TaskWrite] = []
+        for (send, chunk), outcome in zip(requests, outcomes, strict=True):
+            for write, tid in outcome.written:
+                self._confirm(write, tid)
+            for cid, error in outcome.refused:
+                self.unfinished.setdefault(cid, error)
+            gone.extend(outcome.gone)
+            if outcome.error is not None:
+                for write in chunk:
+                    self.unfinished.setdefault(write.complaint_id, outcome.error)
+                    if send == self._create and not isinstance(outcome.error, RateLimitedError):
+                        self.memory.unsure.add(write.complaint_id)  # may have been created
+        return gone
+
+    def _confirm(self, write: TaskWrite, task_id: str) -> None:
+        self.written.setdefault(write.complaint_id, {})[write.kind] = task_id
+        self.memory.task_ids[write.key] = task_id
+        self.memory.written[(write.key, write.item.version)] = task_id
+
+    def _create(self, chunk: list[TaskWrite]) -> _Outcome:
+        """Batch create with the links inline; answers map back by ``objectWriteTraceId``."""
+        outcome = _Outcome()
+        by_key = {write.key: write for write in chunk}
+
+        def send(writes: list[TaskWrite]) -> dict[str, Any]:
+            inputs = [
+                TaskCreate(
+                    object_write_trace_id=write.key,
+                    properties=self.run.properties.task(write.item, write.task),
+                    associations=self._inline_links(write.complaint_id),
+                    local_vars_configuration=self.client.task_models,
+                )
+                for write in writes
+            ]
+            return self.client.call_json(
+                "create tasks",
+                self.client.tasks.create,
+                batch_input_simple_public_object_batch_input_for_create=TaskCreateBatch(
+                    inputs=inputs
+                ),
+            )
+
+        def accept(writes: list[TaskWrite], answer: dict[str, Any]) -> None:
+            for result in answer.get("results", []):
+                key = result.get("objectWriteTraceId") or (result.get("properties") or {}).get(
+                    "crm_task_key"
+                )
+                if key in by_key:
+                    outcome.written.append((by_key[key], str(result["id"])))
+            for trace, error in errors_by_trace(answer, "task", self.client.adapter):
+                outcome.refused.append((by_key[trace].complaint_id if trace in by_key else trace,
+                                        error))  # fmt: skip
+
+        self._guarded(chunk, send, accept, outcome)
+        return outcome
+
+    def _update(self, chunk: list[TaskWrite]) -> _Outcome:
+        """Batch update by id. A task HubSpot no longer has comes back as ``gone``."""
+        outcome = _Outcome()
+        by_key = {write.key: write for write in chunk}
+
+        def send(writes: list[TaskWrite]) -> dict[str, Any]:
+            inputs = [
+                TaskUpdate(
+                    id=write.task_id,
+                    object_write_trace_id=write.key,
+                    properties=self.run.properties.task(write.item, write.task),
+                    local_vars_configuration=self.client.task_models,
+                )
+                for write in writes
+            ]
+            return self.client.call_json(
+                "update tasks",
+                self.client.tasks.update,
+                batch_input_simple_public_object_batch_input=TaskUpdateBatch(inputs=inputs),
+            )
+
+        adapter = self.client.adapter
+
+        def accept(writes: list[TaskWrite], answer: dict[str, Any]) -> None:
+            by_id = {write.task_id: write for write in writes}
+            for result in answer.get("results", []):
+                write = by_id.get(str(result["id"]))
+                if write is not None:
+                    outcome.written.append((write, str(result["id"])))
+            for error in answer.get("errors", []):
+                context = error.get("context") or {}
+                named = [by_key[t] for t in context.get("objectWriteTraceId", []) if t in by_key]
+                named += [by_id[i] for i in context.get("ids", []) if i in by_id]
+                for write in named:
+                    if error.get("category") == NOT_FOUND:
+                        outcome.gone.append(write)
+                    else:
+                        outcome.refused.append(
+                            (
+                                write.complaint_id,
+                                rejection("update task", error, write.complaint_id, adapter),
+                            )
+                        )
+
+        def refuse(write: TaskWrite, error: RejectedError) -> None:
+            if error.status == 404:
+                outcome.gone.append(write)
+            else:
+                outcome.refused.append((write.complaint_id, error))
+
+        try:
+            send_bisecting(chunk, send, accept, refuse, splittable=frozenset({400, 404, 409}))
+        except TransientError as exc:
+            outcome.error = exc
+        return outcome
+
+    def _guarded(
+        self,
+        chunk: list[TaskWrite],
+        send: Callable[[list[TaskWrite]], dict[str, Any]],
+        accept: Callable[[list[TaskWrite], dict[str, Any]], None],
+        outcome: _Outcome,
+    ) -> None:
+        def refuse(write: TaskWrite, error: RejectedError) -> None:
+            outcome.refused.append((write.complaint_id, error))
+
+        try:
+            send_bisecting(chunk, send, accept, refuse)
+        except TransientError as exc:
+            outcome.error = exc
+
+    def _inline_links(self, complaint_id: str) -> list[PublicAssociationsForObject]:
+        models = self.client.task_models
+        targets = [(self.run.ticket_ids[complaint_id], TASK_TO_TICKET)]
+        contact = self.run.contact_ids.get(complaint_id)
+        if contact:
+            targets.append((contact, TASK_TO_CONTACT))
+        return [
+            PublicAssociationsForObject(
+                to=PublicObjectId(id=target, local_vars_configuration=models),
+                types=[
+                    TaskAssociationSpec(
+                        association_category="HUBSPOT_DEFINED",
+                        association_type_id=type_id,
+                        local_vars_configuration=models,
+                    )
+                ],
+                local_vars_configuration=models,
+            )
+            for target, type_id in targets
+        ]
+
+    # -- links of known tasks ------------------------------------------------------------
+    def _link_known(self, updates: list[TaskWrite]) -> None:
+        """A known task keeps its links, unless the ticket (or contact) is a new one: a ticket
+        deleted in HubSpot comes back with a new id, and its tasks must follow."""
+        to_tickets: list[Link] = []
+        to_contacts: list[Link] = []
+        for write in updates:
+            cid = write.complaint_id
+            tid = self.written.get(cid, {}).get(write.kind)
+            if tid is None or cid in self.unfinished:
+                continue
+            previous = write.item.previous or {}
+            same_task = previous.get(f"task:{write.kind}") == tid
+            ticket = self.run.ticket_ids[cid]
+            if not write.linked and not (same_task and previous.get("ticket") == ticket):
+                to_tickets.append(Link(cid, tid, ticket))
+            contact = self.run.contact_ids.get(cid)
+            if contact and not (same_task and previous.get("contact") == contact):
+                to_contacts.append(Link(cid, tid, contact))
+        self.run.linker.link(to_tickets, "tasks", "tickets", TASK_TO_TICKET, self._fail)
+        self.run.linker.link(to_contacts, "tasks", "contacts", TASK_TO_CONTACT, self._fail)
+
+    def _fail(self, complaint_id: str, error: AdapterError) -> None:
+        self.unfinished.setdefault(complaint_id, error)
