@@ -182,17 +182,20 @@ class Endpoints:
         work: Callable[[dict[str, Any]], dict[str, Any]],
         *,
         created_status: int = 200,
+        partial: bool = True,
     ) -> Response:
         """Per-input processing with HubSpot's partial-failure rules.
 
         With an ``objectWriteTraceId`` on every failing input, failures come back as 207 with
         ``errors[].context.objectWriteTraceId``; otherwise the first failure fails the call.
+        HubSpot promises that only for batch create: with ``partial=False`` (upsert, update) one
+        bad input fails the whole request and nothing of it is written.
         """
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         with self.portal.lock:
             for item in inputs:
-                trace = item.get("objectWriteTraceId")
+                trace = item.get("objectWriteTraceId") if partial else None
                 try:
                     result = work(item)
                 except HubSpotError as exc:
@@ -217,7 +220,11 @@ class Endpoints:
             )
             return {**obj.as_json(), "new": new}
 
-        return self._batch_run(inputs, work)
+        def check(item: dict[str, Any]) -> None:
+            found = self.portal.find(kind, item["id"], item.get("idProperty") or "hs_object_id")
+            self.portal.check_write(kind, item["properties"], found)
+
+        return self._all_or_nothing(inputs, check, work)
 
     def _batch_create(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
@@ -236,7 +243,24 @@ class Endpoints:
             target = self.portal.get(kind, item["id"], item.get("idProperty"))
             return self.portal.update(kind, target.id, item["properties"]).as_json()
 
-        return self._batch_run(_inputs(request), work)
+        def check(item: dict[str, Any]) -> None:
+            target = self.portal.get(kind, item["id"], item.get("idProperty"))
+            self.portal.check_write(kind, item["properties"], target)
+
+        return self._all_or_nothing(_inputs(request), check, work)
+
+    def _all_or_nothing(
+        self,
+        inputs: list[dict[str, Any]],
+        check: Callable[[dict[str, Any]], None],
+        work: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Response:
+        """Batch upsert and update: every input is checked before any is written, so one bad
+        input refuses the whole request (HubSpot promises per-input errors only for create)."""
+        with self.portal.lock:
+            for item in inputs:
+                check(item)
+            return self._batch_run(inputs, work, partial=False)
 
     def _batch_read(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)

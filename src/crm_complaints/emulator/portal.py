@@ -230,8 +230,29 @@ class Portal:
             if obj.properties.get(name) and not obj.archived:
                 self.unique_index[(object_type, name, obj.properties[name])] = obj.id
 
+    def _check_email(self, object_type: str, props: Mapping[str, str], current: str | None) -> None:
+        """A contact's e-mail is unique in HubSpot: a second one answers 409 with the holder's
+        id (https://github.com/HubSpot/hubspot-api-python/issues/51)."""
+        email = (props.get("email") or "").strip().lower()
+        if object_type != "contacts" or not email:
+            return
+        for other in self.live("contacts"):
+            if other.id != current and (other.properties.get("email") or "").lower() == email:
+                raise HubSpotError(
+                    409, f"Contact already exists. Existing ID: {other.id}", category="CONFLICT"
+                )
+
+    def check_write(
+        self, object_type: str, props: Mapping[str, str], current: StoredObject | None
+    ) -> None:
+        """Raise what writing ``props`` would raise, writing nothing."""
+        with self.lock:
+            self._check_email(object_type, props, current.id if current else None)
+            self._check(object_type, props, current=current)
+
     def create(self, object_type: str, props: Mapping[str, str]) -> StoredObject:
         with self.lock:
+            self._check_email(object_type, props, None)
             clean = self._check(object_type, props, current=None)
             now = self.clock()
             new_id = str(next(self._ids))  # type: ignore[call-overload]
@@ -247,6 +268,7 @@ class Portal:
     def update(self, object_type: str, object_id: str, props: Mapping[str, str]) -> StoredObject:
         with self.lock:
             obj = self.get(object_type, object_id)
+            self._check_email(object_type, props, obj.id)
             clean = self._check(object_type, props, current=obj)
             old = dict(obj.properties)
             obj.properties.update(clean)
