@@ -206,12 +206,13 @@ class PushRun:
 
     def _upsert_contacts(self, customers: list[str]) -> dict[str, Any]:
         inputs = []
+        holder = {
+            i.complaint.customer.external_id: i
+            for i in self.live.values()
+            if i.complaint.customer and i.complaint.customer.external_id
+        }
         for customer_id in customers:
-            item = next(
-                i
-                for i in self.live.values()
-                if i.complaint.customer and i.complaint.customer.external_id == customer_id
-            )
+            item = holder[customer_id]
             view = allowed_view(item.complaint, self.properties.allowed_fields).get("customer", {})
             props = {"crm_customer_id": customer_id}
             if "email" in view:

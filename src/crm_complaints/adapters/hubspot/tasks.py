@@ -88,6 +88,8 @@ class _Outcome:
     refused: list[tuple[str, AdapterError]] = field(default_factory=list)
     gone: list[TaskWrite] = field(default_factory=list)
     error: TransientError | None = None
+    sent: bool = True
+    """False when the request was never sent (skipped after a rate limit)."""
 
 
 class TaskWrites:
@@ -130,9 +132,9 @@ class TaskWrites:
                 write.linked = write.task_id is not None
                 (updates if write.task_id else creates).append(write)
         gone = self._send(creates, updates)
-        if gone:  # deleted on HubSpot's side: make them again
+        if gone:  # deleted on HubSpot's side: make them again, linked inline
             for write in gone:
-                write.task_id = None
+                write.task_id, write.linked = None, True
             self._send(gone, [])
         self._link_known(updates)
 
@@ -218,7 +220,7 @@ class TaskWrites:
         def one(request: tuple[Callable[[list[TaskWrite]], _Outcome], list[TaskWrite]]) -> _Outcome:
             send, chunk = request
             if stop.is_set():  # rate limited: don't pile more requests on it
-                return _Outcome(error=TransientError("skipped after a rate limit"))
+                return _Outcome(error=TransientError("skipped after a rate limit"), sent=False)
             outcome = send(chunk)
             if isinstance(outcome.error, RateLimitedError):
                 stop.set()
@@ -240,7 +242,8 @@ class TaskWrites:
             if outcome.error is not None:
                 for write in chunk:
                     self.unfinished.setdefault(write.complaint_id, outcome.error)
-                    if send == self._create and not isinstance(outcome.error, RateLimitedError):
+                    refused = isinstance(outcome.error, RateLimitedError) or not outcome.sent
+                    if send == self._create and not refused:
                         self.memory.unsure.add(write.complaint_id)  # may have been created
         return gone
 
