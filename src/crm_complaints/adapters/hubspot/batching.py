@@ -14,11 +14,12 @@ bad input, paid only when one is there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ...errors import RejectedError
 
-__all__ = ["MAX_INPUTS", "SPLITTABLE", "chunks", "send_bisecting"]
+__all__ = ["MAX_INPUTS", "SPLITTABLE", "chunks", "in_parallel", "send_bisecting"]
 
 MAX_INPUTS = 100
 SPLITTABLE = frozenset({400, 409})
@@ -26,12 +27,24 @@ SPLITTABLE = frozenset({400, 409})
 refuse every half the same way."""
 
 X = TypeVar("X")
+R = TypeVar("R")
 Answer = dict[str, Any]
 
 
 def chunks(items: Sequence[X], size: int = MAX_INPUTS) -> Iterator[list[X]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def in_parallel(work: Callable[[X], R], items: list[X], workers: int) -> list[R]:
+    """``work`` on each item, ``workers`` at a time, results in order. Requests overlap so that
+    the rate limit, not the round trip, sets the pace; the limiter is shared, so this never
+    raises the request rate."""
+    workers = min(workers, len(items))
+    if workers <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot") as pool:
+        return list(pool.map(work, items))
 
 
 def send_bisecting(

@@ -14,6 +14,7 @@ input is found (:mod:`.batching`).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +28,11 @@ from hubspot.crm.tickets import (
 )
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 
-from ...errors import AdapterError, RejectedError, TransientError
+from ...errors import AdapterError, RateLimitedError, RejectedError, TransientError
 from ...policy import PlannedComplaint
 from ...privacy import allowed_view
 from ..base import PushResult
-from .batching import chunks, send_bisecting
+from .batching import chunks, in_parallel, send_bisecting
 from .client import HubSpotClient, errors_by_trace, rejection
 from .links import TICKET_TO_CONTACT, Link, Linker
 from .properties import Properties
@@ -92,6 +93,8 @@ class PushRun:
         self.ticket_ids: dict[str, str] = {}
         self.new_tickets: set[str] = set()
         self.contact_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._workers = properties.config.concurrency
 
     def run(self) -> list[PushResult]:
         self._write_tickets()
@@ -112,6 +115,8 @@ class PushRun:
 
     # -- tickets -------------------------------------------------------------------------
     def _write_tickets(self) -> None:
+        """Upsert requests of 100, ``concurrency`` in flight: a batch's tickets must not wait
+        out one round trip each when the rate limit would let them through together."""
         done = self.memory.tickets
         self.ticket_ids = {
             cid: done[(cid, version)]
@@ -119,18 +124,27 @@ class PushRun:
             if (cid, version) in done
         }
         items = [item for item in self.live.values() if item.complaint_id not in self.ticket_ids]
-        try:
-            for chunk in chunks(items):
-                send_bisecting(
-                    chunk,
-                    self._upsert_tickets,
-                    self._accept_tickets,
-                    lambda item, error: self.fail(item.complaint_id, error),
-                )
-        except TransientError as exc:
-            self.fail_rest(exc)
+        stop = threading.Event()
+
+        def refuse(item: PlannedComplaint, error: RejectedError) -> None:
+            with self._lock:
+                self.fail(item.complaint_id, error)
+
+        def one(chunk: list[PlannedComplaint]) -> TransientError | None:
+            if stop.is_set():  # rate limited: don't pile more requests on it
+                return None
+            try:
+                send_bisecting(chunk, self._upsert_tickets, self._accept_tickets, refuse)
+            except TransientError as exc:
+                if isinstance(exc, RateLimitedError):
+                    stop.set()
+                return exc
+            return None
+
+        errors = [e for e in in_parallel(one, list(chunks(items)), self._workers) if e]
+        error = errors[0] if errors else TransientError("no ticket result", adapter=self.adapter)
         for cid in [c for c in self.live if c not in self.ticket_ids]:
-            self.fail(cid, TransientError("no ticket result", adapter=self.adapter))
+            self.fail(cid, error)
 
     def _upsert_tickets(self, items: list[PlannedComplaint]) -> dict[str, Any]:
         inputs = [
@@ -150,6 +164,10 @@ class PushRun:
         )
 
     def _accept_tickets(self, items: list[PlannedComplaint], answer: dict[str, Any]) -> None:
+        with self._lock:
+            self._accept_ticket_answer(answer)
+
+    def _accept_ticket_answer(self, answer: dict[str, Any]) -> None:
         for result in answer.get("results", []):
             cid = result.get("objectWriteTraceId") or result["properties"].get("crm_complaint_id")
             if cid in self.versions:

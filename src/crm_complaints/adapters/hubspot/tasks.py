@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +43,7 @@ from hubspot.crm.objects.tasks import SimplePublicObjectId as TaskId
 
 from ...errors import AdapterError, RateLimitedError, RejectedError, TransientError
 from ...policy import PlannedComplaint, PlannedTask
-from .batching import chunks, send_bisecting
+from .batching import chunks, in_parallel, send_bisecting
 from .client import errors_by_trace, rejection
 from .config import task_key
 from .links import TASK_TO_CONTACT, TASK_TO_TICKET, Link
@@ -226,12 +225,7 @@ class TaskWrites:
                 stop.set()
             return outcome
 
-        workers = min(self.run.properties.config.concurrency, len(requests))
-        if workers <= 1:
-            outcomes = [one(request) for request in requests]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot") as pool:
-                outcomes = list(pool.map(one, requests))
+        outcomes = in_parallel(one, requests, self.run.properties.config.concurrency)
         gone: list[TaskWrite] = []
         for (send, chunk), outcome in zip(requests, outcomes, strict=True):
             for write, tid in outcome.written:
