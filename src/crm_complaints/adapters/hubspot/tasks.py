@@ -65,18 +65,14 @@ class TaskWrite:
     task_id: str | None = None
     linked: bool = False
     """Known to be linked to the complaint's current ticket (found through that ticket)."""
+    complaint_id: str = field(init=False)
+    kind: str = field(init=False)
+    key: str = field(init=False)
 
-    @property
-    def complaint_id(self) -> str:
-        return self.item.complaint_id
-
-    @property
-    def kind(self) -> str:
-        return self.task.kind.value
-
-    @property
-    def key(self) -> str:
-        return task_key(self.item.complaint_id, self.task.kind)
+    def __post_init__(self) -> None:  # computed once: a batch has thousands of tasks
+        self.complaint_id = self.item.complaint_id
+        self.kind = self.task.kind.value
+        self.key = task_key(self.complaint_id, self.task.kind)
 
 
 @dataclass
