@@ -480,6 +480,9 @@ def emulator_hubspot(
     port: Annotated[int, typer.Option("--port", "-p", help="0 picks a free port.")] = 0,
     rate_limit: Annotated[int, typer.Option(help="Requests per window.")] = 100,
     window_seconds: Annotated[float, typer.Option(help="Rate-limit window.")] = 10.0,
+    neighbour_share: Annotated[
+        float, typer.Option(help="Share of the window another app spends (0-1).")
+    ] = 0.0,
     no_validate: Annotated[
         bool, typer.Option("--no-validate", help="Skip OpenAPI validation (faster).")
     ] = False,
@@ -489,7 +492,9 @@ def emulator_hubspot(
 
     from .emulator import DEMO_TOKEN, RateLimit, running_emulator
 
-    limit = RateLimit(requests=rate_limit, window_seconds=window_seconds)
+    limit = RateLimit(
+        requests=rate_limit, window_seconds=window_seconds, neighbour_share=neighbour_share
+    )
     with running_emulator(port=port, rate_limit=limit, validate=not no_validate) as emulator:
         print(f"HubSpot emulator at {emulator.base_url}", flush=True)
         print(f"export HUBSPOT_ACCESS_TOKEN={DEMO_TOKEN}", flush=True)

@@ -193,7 +193,8 @@ def test_429_storm_is_survived_with_no_duplicates(
         complaints = realistic_complaints(120)
         summary = run_sync(adapter, store, complaints, retry=retry)
         assert summary.created == 120 and summary.failed == 0
-        assert emulator.stats.rate_limited > 5
+        # Fewer than the client's belief would cause: it slows down on HubSpot's Remaining.
+        assert emulator.stats.rate_limited > 0
         assert_exactly_once(emulator, complaints)
         assert emulator.violations == []
 

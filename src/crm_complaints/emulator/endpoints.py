@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from . import account
 from .portal import Portal
 from .schema import DEFAULT_ASSOCIATION_TYPES, OBJECT_TYPE_IDS
 from .search_filters import matches
@@ -48,6 +49,10 @@ class Endpoints:
             return error_response(
                 HubSpotError(int(status), f"{type(exc).__name__}", category="OBJECT_NOT_FOUND")
             )
+
+    def _account_details(self, request: Request) -> Response:
+        """The account's settings (time zone): see :mod:`.account`."""
+        return json_response(200, account.account_details())
 
     # -- owners and pipelines -----------------------------------------------------------------
     def _owners(self, request: Request) -> Response:
@@ -417,6 +422,7 @@ def _rules() -> list[Rule]:
     props = "/crm/v3/properties/<object_type>"
     assoc = "/crm/v4/associations/<from_type>/<to_type>/batch"
     return [
+        Rule("/account-info/v3/details", endpoint="account_details", methods=["GET"]),
         Rule("/crm/v3/owners", endpoint="owners", methods=["GET"]),
         Rule("/crm/v3/owners/", endpoint="owners", methods=["GET"]),
         Rule("/crm/v3/pipelines/<object_type>", endpoint="pipelines", methods=["GET"]),

@@ -131,7 +131,7 @@ class HubSpotEmulator:
             return refusal
         endpoints = Endpoints(self.portal, search_result_limit=SEARCH_RESULT_LIMIT)
         response = endpoints.dispatch(request, environ)
-        self._traffic.add_headers(response)
+        self._traffic.add_headers(response, request)  # none on search answers
         self.stats.count_served(request)
         return self._contract.check_response(request, environ, response)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...policy import TaskKind
 from ...schema import Category, Department, Severity, Status
@@ -60,9 +62,28 @@ class HubSpotConfig(BaseModel):
     property_group: str = "crm_complaints"
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
+    rate_limit_headroom: int = Field(2, ge=0)
+    """Places HubSpot must have left in the window (``X-HubSpot-RateLimit-Remaining``) beyond
+    our requests in flight before we send another: other apps share the account's budget."""
+    search_rate_limit_requests: int = Field(4, ge=1)
+    search_rate_limit_window_seconds: float = Field(1.0, gt=0)
+    """CRM search has its own limit per account (4-5 requests a second, 429 ``SECONDLY``)."""
+    portal_timezone: str | None = None
+    """IANA zone the portal's daily quota resets in (its midnight). Unset: asked of HubSpot
+    (``GET /account-info/v3/details``, ``timeZone``) when the daily budget runs low."""
     timeout_seconds: float = Field(30.0, gt=0)
     contacts: bool = False
     """Also upsert a contact per customer (keyed on customer.external_id) and link the ticket and
     its tasks to it. Only allowed fields go on the contact (by default none but the id)."""
     concurrency: int = Field(4, ge=1, le=16)
     """Task requests in flight at once; the rate limiter still caps the request rate."""
+
+    @field_validator("portal_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"not an IANA time zone name (like Asia/Tokyo): {exc}") from exc
+        return value

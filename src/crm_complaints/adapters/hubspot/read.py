@@ -5,7 +5,12 @@ by the ids in the refs, 100 per request, which see every write at once. ``list_o
 ``list_tasks`` are for reconciliation and use search, 200 per request: twice as many objects
 per request as the list endpoints and only ours, at the price of lagging writes by seconds (a
 ticket written a moment ago may be reported missing; repairing it is a harmless upsert). A
-search query stops at 10,000 results, so the ticket walk restarts above the last id seen.
+search query stops at 10,000 results (HubSpot answers 400 past them), so both walks sort by
+``hs_object_id`` and restart with ``hs_object_id > last id seen`` when a query reaches the cap.
+
+Reads are retried like writes (:class:`~crm_complaints.retry.RetryPolicy`: classified transient
+errors and 429s, Retry-After honoured, bounded in attempts and time; the last error is raised,
+never swallowed). Each request is retried on its own, so a walk never starts over.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from hubspot.crm.tickets import BatchReadInputSimplePublicObjectId as TicketRead
 from hubspot.crm.tickets import PublicObjectSearchRequest as TicketSearch
 from hubspot.crm.tickets import SimplePublicObjectId as TicketId
 
+from ...retry import RetryPolicy
 from ..base import RemoteRecord, RemoteRefs, RemoteTask
 from .client import HubSpotClient
 from .portal import TICKET_PROPERTIES, Portal
@@ -55,9 +61,15 @@ TASK_READ_PROPERTIES = [
 class Reader:
     """Reads tickets and tasks of ours; ``portal`` gives stage labels and closed stages."""
 
-    def __init__(self, client: HubSpotClient, portal: Callable[[], Portal]) -> None:
+    def __init__(
+        self,
+        client: HubSpotClient,
+        portal: Callable[[], Portal],
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.client = client
         self.portal = portal
+        self.retry = retry or RetryPolicy()
 
     def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
         """Batch read tickets by complaint id and their tasks by id, 100 per request."""
@@ -113,27 +125,11 @@ class Reader:
     def list_owned(self) -> Iterator[RemoteRecord]:
         """Every ticket carrying our external id, 200 to a request through search (tasks are
         left empty: :meth:`list_tasks` reads only the ones that matter)."""
-        last_id = 0
-        while True:
-            floor = last_id  # fixed for this query; paging moves within it
-            seen = 0
-            filters = [
-                {"propertyName": "crm_complaint_id", "operator": "HAS_PROPERTY"},
-                {"propertyName": "hs_object_id", "operator": "GT", "value": str(floor)},
-            ]
-            for page, after in self._search("tickets", filters, TICKET_READ_PROPERTIES):
-                for ticket in page:
-                    seen += 1
-                    last_id = max(last_id, int(ticket["id"]))
-                    cid = ticket["properties"].get("crm_complaint_id")
-                    if cid:
-                        yield self.record(cid, ticket, {})
-                if after + len(page) >= SEARCH_RESULT_CAP:
-                    break  # the query hit the cap: start a new one above the last id seen
-            else:
-                return  # the query ran out before the cap: that was everything
-            if not seen:
-                return
+        ours = [{"propertyName": "crm_complaint_id", "operator": "HAS_PROPERTY"}]
+        for ticket in self._walk("tickets", [ours], TICKET_READ_PROPERTIES):
+            cid = ticket["properties"].get("crm_complaint_id")
+            if cid:
+                yield self.record(cid, ticket, {})
 
     def list_tasks(
         self, *, due_before: datetime | None = None, changed_since: datetime | None = None
@@ -163,26 +159,48 @@ class Reader:
             )
         if not groups:
             return
-        for page, _ in self._search("tasks", groups, TASK_READ_PROPERTIES, grouped=True):
-            yield from (remote_task(result) for result in page)
+        for result in self._walk("tasks", groups, TASK_READ_PROPERTIES):
+            yield remote_task(result)
+
+    def _walk(
+        self, object_type: str, groups: list[list[dict[str, str]]], properties: list[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Every object matching any of the filter ``groups``, in id order, past the search
+        cap: a query that reaches it is followed by a new one above the last id seen (each
+        group gets ``hs_object_id > last``, since groups are OR-ed)."""
+        last_id = 0
+        while True:
+            floor = {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
+            seen = 0
+            capped = False
+            for page, after in self._search(object_type, [[*g, floor] for g in groups], properties):
+                for result in page:
+                    seen += 1
+                    last_id = max(last_id, int(result["id"]))
+                    yield result
+                if after + len(page) >= SEARCH_RESULT_CAP:
+                    capped = True  # the query hit the cap: start a new one above the last id
+                    break
+            if not capped or not seen:
+                return
 
     def _search(
-        self, object_type: str, filters: list[Any], properties: list[str], *, grouped: bool = False
+        self, object_type: str, groups: list[list[dict[str, str]]], properties: list[str]
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """Pages of one search query (and the offset each began at), sorted by id, until the
         query runs out or reaches the result cap."""
-        groups = [{"filters": f} for f in filters] if grouped else [{"filters": filters}]
+        filter_groups = [{"filters": filters} for filters in groups]
         request = TicketSearch if object_type == "tickets" else TaskSearch
         api = self.client.ticket_search if object_type == "tickets" else self.client.task_search
         after = 0
         while True:
-            page = self.client.call_json(
+            page = self._call(
                 f"search {object_type}",
                 api.do_search,
                 public_object_search_request=request(
-                    filter_groups=groups,
+                    filter_groups=filter_groups,
                     properties=properties,
-                    limit=SEARCH_PAGE,
+                    limit=min(SEARCH_PAGE, SEARCH_RESULT_CAP - after),
                     after=str(after),
                     sorts=["hs_object_id"],
                 ),
@@ -192,6 +210,13 @@ class Reader:
             if not following or int(following) >= SEARCH_RESULT_CAP:
                 return
             after = int(following)
+
+    def _call(self, what: str, method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+        """One read request, retried on transient errors and 429s by the retry policy."""
+        for attempt in self.retry.retrying():
+            with attempt:
+                return self.client.call_json(what, method, **kwargs)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _read_by(
         self,
@@ -209,7 +234,7 @@ class Reader:
         100 per request; only those carrying our property ``ours`` (default ``id_property``)."""
         marker = ours or id_property
         for start in range(0, len(values), MAX_INPUTS):
-            answer = self.client.call_json(
+            answer = self._call(
                 f"read {what}",
                 method,
                 batch_read_input_simple_public_object_id=batch_model(
