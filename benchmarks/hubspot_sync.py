@@ -6,9 +6,17 @@ so wall times are a tenth of a real portal's. Prints, side by side: requests per
 allowed rate: one ticket upsert per 100 complaints + one task create per 100 tasks, links
 inline). The naive client runs on fewer complaints (its cost per complaint is flat).
 
+With ``--neighbour SHARE`` another app on the same account spends that share of the window
+budget at a steady pace (the emulator's ``neighbour_share``): our client sees it only in
+HubSpot's ``X-HubSpot-RateLimit-Remaining`` and in 429s, and the bound is then the ideal
+requests ÷ the rate left to us, ``(1 - SHARE) × RATE``.
+
 Usage: python benchmarks/hubspot_sync.py [--count 10000] [--naive-count 1000] [--validate]
+       [--neighbour 0.5]
 Targets: ≤ 0.08 requests per complaint on first sync, 0 on an unchanged rerun, wall time within
-10 % of the bound, no 429s.
+10 % of the bound, no 429s; with a neighbour at 0.5: 0 complaints failed, wall time within 15 %
+of the bound for the remaining budget (429s are counted and printed: some are the price of
+sharing a budget nobody announces).
 """
 
 from __future__ import annotations
@@ -62,13 +70,19 @@ def ideal_requests(items: list[Complaint], policy: Policy) -> int:
     return math.ceil(len(items) / 100) + math.ceil(tasks / 100)
 
 
+def bound_seconds(ideal: int, neighbour: float = 0.0) -> float:
+    """The fastest a first sync can be: ``ideal`` requests at the rate left to us."""
+    return ideal / (RATE * (1.0 - neighbour)) * WINDOW
+
+
 class EmulatorProcess:
     """The emulator in its own process, as HubSpot is: it doesn't share our interpreter's GIL."""
 
-    def __init__(self, validate: bool) -> None:
+    def __init__(self, validate: bool, neighbour: float = 0.0) -> None:
         command = [
             sys.executable, "-m", "crm_complaints", "emulator", "hubspot", "--port", "0",
             "--rate-limit", str(RATE), "--window-seconds", str(WINDOW),
+            "--neighbour-share", str(neighbour),
         ]  # fmt: skip
         if not validate:
             command.append("--no-validate")
@@ -88,22 +102,26 @@ class EmulatorProcess:
         self.process.wait(timeout=10)
 
 
-def ours(count: int, validate: bool) -> dict[str, float]:
+def ours(
+    count: int, validate: bool, neighbour: float = 0.0, headroom: int | None = None
+) -> dict[str, float]:
     items = complaints(count, "OURS")
     policy = Policy()
-    with EmulatorProcess(validate) as emulator:
+    with EmulatorProcess(validate, neighbour) as emulator:
         adapter = HubSpotAdapter(
             HubSpotConfig(
                 host=emulator.base_url,
                 owners=OWNERS,
                 rate_limit_requests=RATE,
                 rate_limit_window_seconds=WINDOW,
+                **({} if headroom is None else {"rate_limit_headroom": headroom}),
             )
         )
         adapter.setup()
         adapter.portal()  # discovery (3 requests) is not part of the measured write phase
         time.sleep(WINDOW * 1.1)  # start the measured run with a fresh window
-        before = emulator.stats()["requests"]  # stats calls are not counted
+        start = emulator.stats()
+        before = start["requests"]  # stats calls are not counted
         with tempfile.TemporaryDirectory() as tmp:
             store = open_store(Path(tmp) / "state.db")
             began = time.perf_counter()
@@ -114,18 +132,21 @@ def ours(count: int, validate: bool) -> dict[str, float]:
             again = sync(items, adapter=adapter, store=store, policy=policy, batch_size=1000)
             rerun_requests = emulator.stats()["requests"] - after["requests"]
             store.close()
-        assert first.created == count and again.unchanged == count
+        assert first.created + first.failed == count and again.unchanged == first.created
         ideal = ideal_requests(items, policy)
         final = emulator.stats()
         return {
             "complaints": count,
+            "failed": first.failed,
             "requests": sent,
             "per_complaint": sent / count,
             "rerun_requests": rerun_requests,
-            "rate_limited": final["rate_limited"],
+            "rate_limited": after["rate_limited"] - start["rate_limited"],
+            "neighbour_requests": after["neighbour"] - start["neighbour"],
+            "lowest_share": adapter.client.limiter.lowest_share,
             "wall": wall,
             "ideal_requests": ideal,
-            "bound": ideal / RATE * WINDOW,
+            "bound": bound_seconds(ideal, neighbour),
             "violations": len(final["violations"]),
         }
 
@@ -194,13 +215,16 @@ def naive(count: int, validate: bool) -> dict[str, float]:
         sent = final["requests"] - before
         return {
             "complaints": count,
+            "failed": float("nan"),
             "requests": sent,
             "per_complaint": sent / count,
             "rerun_requests": float("nan"),
             "rate_limited": final["rate_limited"],
+            "neighbour_requests": 0,
+            "lowest_share": float("nan"),
             "wall": wall,
             "ideal_requests": ideal_requests(items, policy),
-            "bound": ideal_requests(items, policy) / RATE * WINDOW,
+            "bound": bound_seconds(ideal_requests(items, policy)),
             "violations": len(final["violations"]),
         }
 
@@ -210,6 +234,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--naive-count", type=int, default=1_000)
     parser.add_argument("--validate", action="store_true", help="keep OpenAPI validation on")
+    parser.add_argument(
+        "--neighbour", type=float, default=0.0, help="share of the window another app spends"
+    )
+    parser.add_argument("--headroom", type=int, help="adapters.hubspot.rate_limit_headroom")
     args = parser.parse_args()
     os.environ["HUBSPOT_ACCESS_TOKEN"] = DEMO_TOKEN
     print(
@@ -217,15 +245,24 @@ def main() -> None:
         "OpenAPI validation "
         + ("ON" if args.validate else "OFF (it, not the client, is the bottleneck)")
         + "; the emulator runs in its own process"
+        + (
+            f"; a neighbouring app spends {args.neighbour:.0%} of the window"
+            if args.neighbour
+            else ""
+        )
     )
-    results = {"batched (ours)": ours(args.count, args.validate)}
-    results["naive per-record"] = naive(args.naive_count, args.validate)
+    results = {"batched (ours)": ours(args.count, args.validate, args.neighbour, args.headroom)}
+    if args.naive_count and not args.neighbour:
+        results["naive per-record"] = naive(args.naive_count, args.validate)
     rows = [
         ("complaints", "{:,.0f}", "complaints"),
+        ("complaints failed", "{:,.0f}", "failed"),
         ("requests, first sync", "{:,.0f}", "requests"),
         ("requests per complaint", "{:.3f}", "per_complaint"),
         ("requests, unchanged rerun", "{:,.0f}", "rerun_requests"),
         ("429s seen", "{:,.0f}", "rate_limited"),
+        ("neighbour's requests", "{:,.0f}", "neighbour_requests"),
+        ("lowest share of the window", "{:,.0f}", "lowest_share"),
         ("wall time, first sync (s)", "{:.1f}", "wall"),
         ("ideal requests (100/batch)", "{:,.0f}", "ideal_requests"),
         ("ideal bound (s)", "{:.1f}", "bound"),
@@ -236,12 +273,16 @@ def main() -> None:
     for title, fmt, key in rows:
         print(f"{title:32}" + "".join(f"{fmt.format(results[n][key]):>22}" for n in names))
     mine = results["batched (ours)"]
+    target = "15" if args.neighbour else "10"
     print(
-        f"ours vs bound: {mine['wall'] / mine['bound'] - 1:+.1%} (target within +10 %; "
-        "bound = ⌈complaints/100⌉ ticket upserts + ⌈tasks/100⌉ task creates, links inline)"
+        f"ours vs bound: wall {mine['wall']:.2f} s / bound {mine['bound']:.2f} s = "
+        f"{mine['wall'] / mine['bound']:.3f} ({mine['wall'] / mine['bound'] - 1:+.1%}; target "
+        f"within +{target} %; bound = (⌈complaints/100⌉ ticket upserts + ⌈tasks/100⌉ task "
+        f"creates, links inline) ÷ {(1 - args.neighbour) * RATE:g} requests per {WINDOW:g} s)"
     )
-    ratio = results["naive per-record"]["per_complaint"] / mine["per_complaint"]
-    print(f"naive vs ours, requests per complaint: {ratio:.0f}×")
+    if "naive per-record" in results:
+        ratio = results["naive per-record"]["per_complaint"] / mine["per_complaint"]
+        print(f"naive vs ours, requests per complaint: {ratio:.0f}×")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ so a request occupies its slot from before it is sent until its answer is in, an
 window after that: whatever the network or the scheduler does in between, the server can never
 count more than the limit.
 
-Our own count is not the whole story: other apps on the same account can spend the same
-budget, so HubSpot's answers say what is left (``X-HubSpot-RateLimit-Remaining``).
-:meth:`SlidingWindowLimiter.observe` takes that figure: when less is left than we have in
-flight plus a small headroom, everyone waits until that many places should have come free
-again (at the window's average pace). It only ever slows us down; the configured limit stays
-the ceiling.
+Our own count is not the whole story: other apps on the same account spend the same budget,
+so HubSpot's answers say what is left (``X-HubSpot-RateLimit-Remaining`` of ``-Max``).
+:meth:`SlidingWindowLimiter.observe` takes those figures: what the server counts beyond the
+requests we hold is someone else's, and our own share of the window shrinks to what they leave
+(less a small headroom). Our own requests are counted as conservatively as ever, so the
+estimate of the others' use errs low only by the few requests in flight or just aged out, which
+is what the headroom is for. It only ever slows us down: the configured limit stays the ceiling.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class SlidingWindowLimiter:
         window_seconds: float,
         *,
         margin_seconds: float = 0.01,
-        headroom: int = 2,
+        headroom: int = 4,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -55,10 +56,10 @@ class SlidingWindowLimiter:
         self._sleep = sleep
         self._done: deque[float] = deque()  # answer times of finished requests, in order
         self._in_flight = 0
-        self._paused_until = 0.0  # the server said its budget is (nearly) spent: wait till then
+        self._share = requests  # our share of the window: less when others spend it too
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
-        self.pauses = 0  # how often the server's figures made us wait
+        self.lowest_share = requests  # the smallest share the server's figures left us
 
     def _reserve(self) -> None:
         while True:
@@ -66,9 +67,7 @@ class SlidingWindowLimiter:
                 now = self._clock()
                 while self._done and now - self._done[0] >= self.window:
                     self._done.popleft()
-                if now < self._paused_until:
-                    wait = self._paused_until - now
-                elif len(self._done) + self._in_flight < self.requests:
+                if len(self._done) + self._in_flight < self._share:
                     self._in_flight += 1
                     return
                 else:
@@ -94,30 +93,28 @@ class SlidingWindowLimiter:
         finally:
             self._release()
 
-    def observe(
-        self,
-        remaining: int,
-        *,
-        limit: int | None = None,
-        interval_seconds: float | None = None,
-        in_flight_own: int = 1,
-    ) -> None:
-        """The server's count after one of our answers: ``remaining`` places left of ``limit``
-        per ``interval_seconds`` (defaults: our own figures).
+    @property
+    def share(self) -> int:
+        """How many requests we may have in any window now (``requests`` unless others spend)."""
+        return self._share
 
-        Call it while the answered request still holds its slot (``in_flight_own`` of our
-        in-flight requests are already counted in ``remaining``). If fewer places are left than
-        our other requests in flight need plus ``headroom``, nobody sends until the missing
-        places should have come free, at the window's average pace: the rest of the budget is
-        being spent by someone else, and the next request would only earn a 429.
+    def observe(self, remaining: int, *, limit: int | None = None) -> None:
+        """The server's count after one of our answers: ``remaining`` places left of ``limit``
+        (default: ours) in its window, counting everyone's requests.
+
+        Call it while the answered request still holds its slot. The server's used places
+        beyond the ones we hold (our finished requests still in the window and those in flight)
+        are someone else's; our share becomes the rest, less ``headroom`` (only when someone
+        else spends: alone, the count is exact enough), never more than our own limit and never
+        below one request per window.
         """
-        per_place = (interval_seconds or self.window) / max(limit or self.requests, 1)
+        server_limit = limit or self.requests
         with self._lock:
-            others_in_flight = max(self._in_flight - in_flight_own, 0)
-            missing = others_in_flight + self.headroom - remaining
-            if missing <= 0:
-                return
-            until = self._clock() + missing * per_place
-            if until > self._paused_until:
-                self._paused_until = until
-                self.pauses += 1
+            now = self._clock()
+            while self._done and now - self._done[0] >= self.window:
+                self._done.popleft()
+            ours = len(self._done) + self._in_flight
+            others = max(0, server_limit - remaining - ours)
+            room = server_limit - others - self.headroom if others else server_limit
+            self._share = max(1, min(self.requests, room))
+            self.lowest_share = min(self.lowest_share, self._share)

@@ -103,7 +103,11 @@ class HubSpotClient:
             config.search_rate_limit_requests, config.search_rate_limit_window_seconds
         )
         self._api_client = self.tickets.api_client  # for the one endpoint the SDK lacks
-        self._daily_spent_until: datetime | None = None  # Daily-Remaining reached 0
+        # The day's budget as of the last answer, counted down by each request we send since;
+        # at 0 we stop before sending (HubSpot would answer a DAILY 429) until the reset.
+        self._daily_left: int | None = None
+        self._daily_reset_at: datetime | None = None
+        self._daily_lock = threading.Lock()
         self._zone: tzinfo | None = (
             ZoneInfo(config.portal_timezone) if config.portal_timezone else None
         )
@@ -168,30 +172,32 @@ class HubSpotClient:
         """Feed HubSpot's figures to the limiter; remember a daily budget spent."""
         remaining = _int(headers.get("x-hubspot-ratelimit-remaining"))
         if remaining is not None:
-            interval_ms = _int(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
-            self.limiter.observe(
-                remaining,
-                limit=_int(headers.get("x-hubspot-ratelimit-max")),
-                interval_seconds=interval_ms / 1000 if interval_ms else None,
-            )
+            self.limiter.observe(remaining, limit=_int(headers.get("x-hubspot-ratelimit-max")))
         daily_left = _int(headers.get("x-hubspot-ratelimit-daily-remaining"))
         if daily_left is None:
             return
         daily = _int(headers.get("x-hubspot-ratelimit-daily")) or 0
         if daily_left <= max(daily // 100, 50) and self._zone is None:
             self._zone_wanted = True  # the day's budget runs low: learn when it resets
-        if daily_left <= 0:
-            reset = datetime.now(UTC) + timedelta(seconds=self.seconds_to_daily_reset()[0])
-            self._daily_spent_until = reset
+        with self._daily_lock:
+            self._daily_left = daily_left
+            if daily_left <= 0 and self._daily_reset_at is None:
+                wait = self.seconds_to_daily_reset()[0]
+                self._daily_reset_at = datetime.now(UTC) + timedelta(seconds=wait)
 
     def _refuse_if_daily_spent(self, what: str) -> None:
-        until = self._daily_spent_until
-        if until is None:
-            return
-        if datetime.now(UTC) >= until:
-            self._daily_spent_until = None
-            return
-        wait, where = self.seconds_to_daily_reset()
+        """Count one request against the day's budget, or refuse it when nothing is left."""
+        with self._daily_lock:
+            if self._daily_reset_at is not None and datetime.now(UTC) >= self._daily_reset_at:
+                self._daily_left, self._daily_reset_at = None, None  # a new day
+            if self._daily_left is None:
+                return
+            if self._daily_left > 0:
+                self._daily_left -= 1
+                return
+            wait, where = self.seconds_to_daily_reset()
+            if self._daily_reset_at is None:
+                self._daily_reset_at = datetime.now(UTC) + timedelta(seconds=wait)
         raise RateLimitedError(
             f"{what}: not sent, HubSpot said the daily API quota is used up "
             f"(X-HubSpot-RateLimit-Daily-Remaining: 0); it resets at midnight {where}",

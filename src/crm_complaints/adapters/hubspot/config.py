@@ -62,9 +62,10 @@ class HubSpotConfig(BaseModel):
     property_group: str = "crm_complaints"
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
-    rate_limit_headroom: int = Field(2, ge=0)
-    """Places HubSpot must have left in the window (``X-HubSpot-RateLimit-Remaining``) beyond
-    our requests in flight before we send another: other apps share the account's budget."""
+    rate_limit_headroom: int = Field(4, ge=0)
+    """Places of the window we leave unused while other apps spend the account's budget too
+    (seen in ``X-HubSpot-RateLimit-Remaining``): our estimate of their use errs low by about
+    the requests we have in flight, so the default matches ``concurrency``."""
     search_rate_limit_requests: int = Field(4, ge=1)
     search_rate_limit_window_seconds: float = Field(1.0, gt=0)
     """CRM search has its own limit per account (4-5 requests a second, 429 ``SECONDLY``)."""
