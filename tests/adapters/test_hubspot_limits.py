@@ -57,6 +57,20 @@ def test_a_neighbour_spending_the_budget_slows_us_down_instead_of_earning_429s(
         assert emulator.stats.rate_limited <= 1
 
 
+def test_the_neighbour_shows_in_the_headers_and_takes_its_places() -> None:
+    # 10 per 2 s, half of it another app's: one request of theirs every 0.4 s from the start.
+    limit = RateLimit(requests=10, window_seconds=2.0, neighbour_share=0.5)
+    with running_emulator(rate_limit=limit) as emulator:
+        url = f"{emulator.base_url}/crm/v3/owners"
+        answers = [requests.get(url, headers=AUTH, timeout=5) for _ in range(10)]
+        first = answers[0]
+        assert first.headers["X-HubSpot-RateLimit-Max"] == "10"
+        assert int(first.headers["X-HubSpot-RateLimit-Remaining"]) <= 8  # theirs and ours
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(200) <= 9 and statuses[-1] == 429
+        assert emulator.stats.neighbour >= 1
+
+
 def test_headers_of_sdk_deserialized_answers_reach_the_limiter_too() -> None:
     # Discovery uses the SDK's models (not call_json): its answers' headers must count as well.
     limit = RateLimit(requests=40, window_seconds=10.0, neighbour_share=0.5)
