@@ -61,7 +61,7 @@ class SlidingWindowLimiter:
         self.waited_seconds = 0.0
         self.lowest_share = requests  # the smallest share the server's figures left us
 
-    def _reserve(self) -> None:
+    def _reserve(self) -> float:
         while True:
             with self._lock:
                 now = self._clock()
@@ -69,7 +69,7 @@ class SlidingWindowLimiter:
                     self._done.popleft()
                 if len(self._done) + self._in_flight < self._share:
                     self._in_flight += 1
-                    return
+                    return now
                 else:
                     # Full: wait for the oldest finished one to age out (or for any answer).
                     wait = self.window - (now - self._done[0]) if self._done else 0.005
@@ -85,11 +85,12 @@ class SlidingWindowLimiter:
             self._done.append(max(now, self._done[-1]) if self._done else now)
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one request's place in the window while it is sent and answered."""
-        self._reserve()
+    def slot(self) -> Iterator[float]:
+        """Hold one request's place in the window while it is sent and answered; gives the
+        moment the place was taken (for :meth:`observe`)."""
+        taken = self._reserve()
         try:
-            yield
+            yield taken
         finally:
             self._release()
 
@@ -98,22 +99,29 @@ class SlidingWindowLimiter:
         """How many requests we may have in any window now (``requests`` unless others spend)."""
         return self._share
 
-    def observe(self, remaining: int, *, limit: int | None = None) -> None:
+    def observe(
+        self, remaining: int, *, limit: int | None = None, sent_at: float | None = None
+    ) -> None:
         """The server's count after one of our answers: ``remaining`` places left of ``limit``
         (default: ours) in its window, counting everyone's requests.
 
-        Call it while the answered request still holds its slot. The server's used places
-        beyond the ones we hold (our finished requests still in the window and those in flight)
-        are someone else's; our share becomes the rest, less ``headroom`` (only when someone
+        Call it while the answered request still holds its slot, with ``sent_at`` the moment
+        its slot was taken. The server counted that answer at some moment after ``sent_at``,
+        so of ours it can only have counted those in flight and those answered within a window
+        before ``sent_at`` (however late we read the answer); the rest of its used places are
+        someone else's. Our share becomes what they leave, less ``headroom`` (only when someone
         else spends: alone, the count is exact enough), never more than our own limit and never
         below one request per window.
         """
         server_limit = limit or self.requests
         with self._lock:
-            now = self._clock()
-            while self._done and now - self._done[0] >= self.window:
-                self._done.popleft()
-            ours = len(self._done) + self._in_flight
+            since = (self._clock() if sent_at is None else sent_at) - self.window
+            counted = 0
+            for answered in reversed(self._done):
+                if answered <= since:
+                    break
+                counted += 1
+            ours = counted + self._in_flight
             others = max(0, server_limit - remaining - ours)
             room = server_limit - others - self.headroom if others else server_limit
             self._share = max(1, min(self.requests, room))

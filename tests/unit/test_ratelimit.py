@@ -90,3 +90,17 @@ def test_a_smaller_server_limit_is_respected() -> None:
 def test_headroom_cannot_be_negative() -> None:
     with pytest.raises(ValueError, match="headroom"):
         SlidingWindowLimiter(10, 1.0, headroom=-1)
+
+
+def test_an_answer_read_late_invents_no_other_apps() -> None:
+    fake = FakeTime()
+    limit = limiter(fake, requests=10)
+    fake.now = 999.5
+    for _ in range(5):
+        with limit.slot():
+            pass
+    fake.now = 1000.0
+    with limit.slot() as taken:
+        fake.now = 1000.8  # our process was busy: the answer is read 0.8 s after it was sent
+        limit.observe(4, limit=10, sent_at=taken)  # the server counted our 6, nobody else's
+    assert limit.share == 10
