@@ -65,17 +65,28 @@ class SlidingWindowLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                while self._done and now - self._done[0] >= self.window:
+                # Answers stay two windows: observe() looks back from an earlier send time.
+                while self._done and now - self._done[0] >= 2 * self.window:
                     self._done.popleft()
-                if len(self._done) + self._in_flight < self._share:
+                in_window = self._answered_since(now - self.window)
+                if in_window + self._in_flight < self._share:
                     self._in_flight += 1
                     return now
-                else:
-                    # Full: wait for the oldest finished one to age out (or for any answer).
-                    wait = self.window - (now - self._done[0]) if self._done else 0.005
+                # Full: wait for the oldest one in the window to age out (or for any answer).
+                oldest = self._done[len(self._done) - in_window] if in_window else None
+                wait = self.window - (now - oldest) if oldest is not None else 0.005
             wait = max(wait, 0.001)
             self.waited_seconds += wait
             self._sleep(wait)
+
+    def _answered_since(self, moment: float) -> int:
+        """How many finished requests were answered after ``moment`` (lock held)."""
+        count = 0
+        for answered in reversed(self._done):
+            if answered <= moment:
+                break
+            count += 1
+        return count
 
     def _release(self) -> None:
         with self._lock:
@@ -116,12 +127,7 @@ class SlidingWindowLimiter:
         server_limit = limit or self.requests
         with self._lock:
             since = (self._clock() if sent_at is None else sent_at) - self.window
-            counted = 0
-            for answered in reversed(self._done):
-                if answered <= since:
-                    break
-                counted += 1
-            ours = counted + self._in_flight
+            ours = self._answered_since(since) + self._in_flight
             others = max(0, server_limit - remaining - ours)
             room = server_limit - others - self.headroom if others else server_limit
             self._share = max(1, min(self.requests, room))

@@ -104,3 +104,18 @@ def test_an_answer_read_late_invents_no_other_apps() -> None:
         fake.now = 1000.8  # our process was busy: the answer is read 0.8 s after it was sent
         limit.observe(4, limit=10, sent_at=taken)  # the server counted our 6, nobody else's
     assert limit.share == 10
+
+
+def test_a_later_reservation_does_not_hide_requests_the_server_still_counts() -> None:
+    fake = FakeTime()
+    limit = limiter(fake, requests=10)
+    fake.now = 999.5
+    for _ in range(5):
+        with limit.slot():
+            pass
+    fake.now = 1000.0
+    with limit.slot() as taken:
+        fake.now = 1000.6  # another thread takes a place while our answer is on its way
+        with limit.slot():
+            limit.observe(4, limit=10, sent_at=taken)  # the server counts our 5 and this one
+    assert limit.share == 10
