@@ -110,23 +110,29 @@ class SlidingWindowLimiter:
         """How many requests we may have in any window now (``requests`` unless others spend)."""
         return self._share
 
-    def observe(
-        self, remaining: int, *, limit: int | None = None, sent_at: float | None = None
-    ) -> None:
-        """The server's count after one of our answers: ``remaining`` places left of ``limit``
-        (default: ours) in its window, counting everyone's requests.
+    def now(self) -> float:
+        """The limiter's clock, for :meth:`observe`'s ``answered_at``."""
+        return self._clock()
 
-        Call it while the answered request still holds its slot, with ``sent_at`` the moment
-        its slot was taken. The server counted that answer at some moment after ``sent_at``,
-        so of ours it can only have counted those in flight and those answered within a window
-        before ``sent_at`` (however late we read the answer); the rest of its used places are
+    def observe(
+        self, remaining: int, *, limit: int | None = None, answered_at: float | None = None
+    ) -> None:
+        """The server's count as one of our answers left it: ``remaining`` places left of
+        ``limit`` (default: ours) in its window, counting everyone's requests.
+
+        Call it while the answered request still holds its slot, with ``answered_at`` the
+        moment its answer came in (default: now). The server counted at about that moment, so
+        ours in its count are those in flight and those answered within a window before it
+        (kept even if another thread has moved on since); the rest of its used places are
         someone else's. Our share becomes what they leave, less ``headroom`` (only when someone
         else spends: alone, the count is exact enough), never more than our own limit and never
-        below one request per window.
+        below one request per window. Errors err safe: reading an answer late counts fewer of
+        ours and so leaves us less; only our requests in flight not yet counted by the server
+        make the others look smaller than they are, which is what ``headroom`` covers.
         """
         server_limit = limit or self.requests
         with self._lock:
-            since = (self._clock() if sent_at is None else sent_at) - self.window
+            since = (self._clock() if answered_at is None else answered_at) - self.window
             ours = self._answered_since(since) + self._in_flight
             others = max(0, server_limit - remaining - ours)
             room = server_limit - others - self.headroom if others else server_limit

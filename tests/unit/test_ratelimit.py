@@ -92,30 +92,31 @@ def test_headroom_cannot_be_negative() -> None:
         SlidingWindowLimiter(10, 1.0, headroom=-1)
 
 
-def test_an_answer_read_late_invents_no_other_apps() -> None:
+def test_requests_the_server_no_longer_counts_are_not_taken_for_ours() -> None:
     fake = FakeTime()
-    limit = limiter(fake, requests=10)
-    fake.now = 999.5
+    limit = limiter(fake, requests=10, headroom=2)
+    fake.now = 999.0
     for _ in range(5):
         with limit.slot():
             pass
-    fake.now = 1000.0
-    with limit.slot() as taken:
-        fake.now = 1000.8  # our process was busy: the answer is read 0.8 s after it was sent
-        limit.observe(4, limit=10, sent_at=taken)  # the server counted our 6, nobody else's
-    assert limit.share == 10
+    fake.now = 999.9
+    with limit.slot():
+        fake.now = 1000.5  # a slow answer: the server counted at 1000.5, not when we sent
+        limit.observe(5, limit=10, answered_at=fake.now)  # this one of ours, 4 of someone else
+    assert limit.share == 10 - 4 - 2
 
 
 def test_a_later_reservation_does_not_hide_requests_the_server_still_counts() -> None:
     fake = FakeTime()
     limit = limiter(fake, requests=10)
-    fake.now = 999.5
+    fake.now = 999.8
     for _ in range(5):
         with limit.slot():
             pass
     fake.now = 1000.0
-    with limit.slot() as taken:
-        fake.now = 1000.6  # another thread takes a place while our answer is on its way
+    with limit.slot():
+        answered_at = 1000.7  # our answer is in; the server counted our 5 and this one
+        fake.now = 1000.85  # another thread takes a place before we look at the answer
         with limit.slot():
-            limit.observe(4, limit=10, sent_at=taken)  # the server counts our 5 and this one
+            limit.observe(4, limit=10, answered_at=answered_at)
     assert limit.share == 10

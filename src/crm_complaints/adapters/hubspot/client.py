@@ -129,13 +129,13 @@ class HubSpotClient:
             with ExitStack() as limits:
                 if _is_search(method):
                     limits.enter_context(self.search_limiter.slot())
-                sent_at = limits.enter_context(self.limiter.slot())
+                limits.enter_context(self.limiter.slot())
                 try:
                     answer, headers = self._send(method, kwargs)
                 except Exception as exc:
-                    self._observe(_headers(exc), sent_at)
+                    self._observe(_headers(exc), self.limiter.now())
                     raise
-                self._observe(headers, sent_at)
+                self._observe(headers, self.limiter.now())
         except (urllib3.exceptions.HTTPError, HTTPException, OSError) as exc:
             raise TransientError(
                 f"{what}: connection failed ({type(exc).__name__})", adapter=self.adapter
@@ -168,12 +168,12 @@ class HubSpotClient:
         )
         return data, _lower(headers)
 
-    def _observe(self, headers: Mapping[str, str], sent_at: float) -> None:
+    def _observe(self, headers: Mapping[str, str], answered_at: float) -> None:
         """Feed HubSpot's figures to the limiter; remember a daily budget spent."""
         remaining = _int(headers.get("x-hubspot-ratelimit-remaining"))
         if remaining is not None:
             limit = _int(headers.get("x-hubspot-ratelimit-max"))
-            self.limiter.observe(remaining, limit=limit, sent_at=sent_at)
+            self.limiter.observe(remaining, limit=limit, answered_at=answered_at)
         daily_left = _int(headers.get("x-hubspot-ratelimit-daily-remaining"))
         if daily_left is None:
             return
