@@ -114,8 +114,10 @@ class Traffic:
             elif len(self._window) >= limit.requests:
                 policy = limit.policy_name
                 message = f"You have reached your {limit.policy_name.lower()} limit."
-            elif search and limit.search_requests is not None and (
-                len(self._search_window) >= limit.search_requests
+            elif (
+                search
+                and limit.search_requests is not None
+                and (len(self._search_window) >= limit.search_requests)
             ):
                 policy, message = "SECONDLY", "You have reached your secondly limit."
             else:
