@@ -159,8 +159,9 @@ class _Engine:
     summary: SyncSummary = field(default_factory=SyncSummary)
     seen: dict[str, int] = field(default_factory=dict)
     # One batch is pushed in the background while the next is read, planned and diffed, so
-    # a rate-limited CRM is kept busy. At most one batch is in flight; each is marked pending
-    # (write-ahead) only after the previous one has finished.
+    # a rate-limited CRM is kept busy. At most one batch is in flight; the next is marked
+    # pending (write-ahead) while it is, so only the results' bookkeeping stands between the
+    # last request of one batch and the first of the next.
     _pusher: ThreadPoolExecutor | None = None
     _in_flight: Future[None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -297,11 +298,11 @@ class _Engine:
                 self.summary.actions.append(PlannedAction(item.complaint_id, action))
                 self._count("created" if action is Action.CREATE else "updated")
             return
-        self._wait_in_flight()
         revisions = self.store.mark_pending(
             self.adapter.name, {i.complaint_id: i.version for i in todo}
         )
         todo = [replace(i, revision=revisions.get(i.complaint_id, 0)) for i in todo]
+        self._wait_in_flight()
         assert self._pusher is not None
         self._in_flight = self._pusher.submit(self._push_with_retries, todo)
 
