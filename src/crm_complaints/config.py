@@ -11,7 +11,7 @@ import tomllib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -24,8 +24,10 @@ __all__ = [
     "DEFAULT_ALLOWED_FIELDS",
     "ClinicConfig",
     "CsvConfig",
+    "OwnerRoute",
     "PolicyConfig",
     "ReconcileConfig",
+    "ReminderConfig",
     "Settings",
     "StateConfig",
     "SyncConfig",
@@ -65,8 +67,43 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class OwnerRoute(_Section):
+    """Who owns a department's tasks at one clinic: an owner key (the e-mail the CRM knows the
+    person by), an optional deputy, and the dates the owner is away (clinic-local, inclusive).
+    A deputy stands in while the owner is away, and backs the owner up otherwise (an owner the
+    CRM reports as deactivated)."""
+
+    owner: str = Field(min_length=1)
+    deputy: str | None = Field(None, min_length=1)
+    away: list[str] = Field(default_factory=list)
+    """``"2026-12-24..2026-12-31"`` or one date ``"2026-12-24"``; judged at a task's due time."""
+
+    @field_validator("away")
+    @classmethod
+    def _date_ranges(cls, value: list[str]) -> list[str]:
+        for text in value:
+            _date_range(text)
+        return value
+
+    def away_on(self, day: date) -> bool:
+        """Whether the owner is marked away on this clinic-local date."""
+        return any(start <= day <= end for start, end in map(_date_range, self.away))
+
+
+def _date_range(text: str) -> tuple[date, date]:
+    first, _, last = text.partition("..")
+    try:
+        start = date.fromisoformat(first.strip())
+        end = date.fromisoformat(last.strip()) if last else start
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date or a range like 2026-12-24..2026-12-31") from exc
+    if end < start:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
+
+
 class ClinicConfig(_Section):
-    """A clinic's locale and business calendar."""
+    """A clinic's locale, business calendar and routing (who owns each department's tasks)."""
 
     time_zone: str = "Asia/Tokyo"
     country: str = "JP"
@@ -75,6 +112,18 @@ class ClinicConfig(_Section):
     hours: dict[str, list[str]] | None = None
     closures: list[date] = Field(default_factory=list)
     annual_closures: list[str] = Field(default_factory=list)
+    owners: dict[Department, OwnerRoute] = Field(default_factory=dict)
+    """Department → owner (a bare owner key, or ``{owner, deputy, away}``); departments not
+    named here fall back to the adapter's own mapping, then to management."""
+    staff: dict[str, str] = Field(default_factory=dict)
+    """Staff id → owner key, for complaints whose ``assignee`` is a staff id."""
+
+    @field_validator("owners", mode="before")
+    @classmethod
+    def _bare_owner_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {"owner": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     def calendar(self) -> BusinessCalendar:
         return BusinessCalendar.from_strings(
@@ -85,6 +134,23 @@ class ClinicConfig(_Section):
             closures=self.closures,
             annual_closures=self.annual_closures,
         )
+
+
+ReminderSetting = Annotated[int, Field(ge=0, le=10080)] | Literal["opening", "off"]
+"""Minutes before the due time, ``"opening"`` (the due day's opening time) or ``"off"``."""
+
+
+class ReminderConfig(_Section):
+    """When the CRM reminds a task's owner, per task kind (HubSpot: ``hs_task_reminders``)."""
+
+    enabled: bool = True
+    report_supervisor: ReminderSetting = 10
+    report_executive: ReminderSetting = 10
+    initial_response: ReminderSetting = 30
+    investigation: ReminderSetting = "opening"
+    resolution_plan: ReminderSetting = "opening"
+    incident_report: ReminderSetting = "opening"
+    follow_up: ReminderSetting = "opening"
 
 
 class PolicyConfig(_Section):
@@ -144,6 +210,7 @@ class PolicyConfig(_Section):
     resolution_plan_business_days: int = Field(3, ge=1)
     incident_report_business_days: int = Field(10, ge=1)
     follow_up_business_days: int = Field(7, ge=1)
+    reminders: ReminderConfig = Field(default_factory=ReminderConfig)
 
     @field_validator("primary_department")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -20,6 +20,7 @@ from .calendar import BusinessCalendar
 from .config import ClinicConfig, PolicyConfig, Settings
 from .errors import RecordError
 from .labels import task_title
+from .routing import OwnerRef, assignee_key, reminder_at, task_owners
 from .schema import Complaint, Department, Severity, Status, canonical_hash
 
 __all__ = [
@@ -48,6 +49,9 @@ class TaskKind(StrEnum):
     FOLLOW_UP = "follow_up"
 
 
+# Reports go up the line (supervisor, executive), never to a complaint's assignee.
+_REPORTS = frozenset({TaskKind.REPORT_SUPERVISOR, TaskKind.REPORT_EXECUTIVE})
+
 # The status from which a task counts as done (the complaint has passed that step).
 _DONE_FROM: dict[TaskKind, Status] = {
     TaskKind.REPORT_SUPERVISOR: Status.ACKNOWLEDGED,
@@ -70,6 +74,13 @@ class PlannedTask(BaseModel):
     title: str
     due_at: AwareDatetime
     completed: bool = False
+    owners: tuple[OwnerRef, ...] = ()
+    """The clinic's candidate owners, best first (see :mod:`crm_complaints.routing`); empty
+    when the clinic names nobody for the department (the adapter's own mapping applies)."""
+    management_owners: tuple[OwnerRef, ...] = ()
+    """The clinic's management owners at the due time: the last resort for this task."""
+    remind_at: AwareDatetime | None = None
+    """When the CRM should remind the owner (``policy.reminders``); none for done tasks."""
 
 
 class Plan(BaseModel):
@@ -86,12 +97,31 @@ class Plan(BaseModel):
     escalated: bool
     language: str
     tasks: list[PlannedTask]
+    owners: tuple[OwnerRef, ...] = ()
+    """The clinic's candidate owners of the coordinating department (the ticket's owner),
+    judged when the complaint was received."""
+    management_owners: tuple[OwnerRef, ...] = ()
 
     def task(self, kind: TaskKind) -> PlannedTask | None:
         return next((t for t in self.tasks if t.kind == kind), None)
 
     def content_hash(self) -> str:
-        return canonical_hash(self.model_dump(mode="json"))
+        """Routing and reminder fields are left out while unset, so a configuration without
+        them keeps the versions it had before they existed."""
+        data = self.model_dump(mode="json")
+        _drop_unset(data)
+        for task in data["tasks"]:
+            _drop_unset(task)
+        return canonical_hash(data)
+
+
+_UNSET_WHEN_EMPTY = ("owners", "management_owners", "remind_at")
+
+
+def _drop_unset(data: dict[str, Any]) -> None:
+    for name in _UNSET_WHEN_EMPTY:
+        if name in data and not data[name]:
+            del data[name]
 
 
 @dataclass(frozen=True)
@@ -313,16 +343,36 @@ class Policy:
                     lambda: self.follow_up_due(complaint, resolved_at),
                 )
             )
-        tasks = [
-            PlannedTask(
-                kind=kind,
-                department=department,
-                title=task_title(kind, language),
-                due_at=_deadline(complaint, kind, due, zone),
-                completed=self._is_done(complaint, kind),
+        if reporter_department is Department.MANAGEMENT:
+            # Supervisor and executive are the same person at the same minute: one report.
+            schedule = [entry for entry in schedule if entry[0] is not TaskKind.REPORT_SUPERVISOR]
+        assignee = assignee_key(clinic, complaint)
+        tasks = []
+        for kind, department, due in schedule:
+            due_at = _deadline(complaint, kind, due, zone)
+            completed = self._is_done(complaint, kind)
+            tasks.append(
+                PlannedTask(
+                    kind=kind,
+                    department=department,
+                    title=task_title(kind, language),
+                    due_at=due_at,
+                    completed=completed,
+                    owners=task_owners(
+                        clinic,
+                        department,
+                        due_at,
+                        assignee if department is primary and kind not in _REPORTS else None,
+                    ),
+                    management_owners=task_owners(clinic, Department.MANAGEMENT, due_at),
+                    remind_at=(
+                        None
+                        if completed
+                        else reminder_at(cfg.reminders, kind.value, due_at, calendar)
+                    ),
+                )
             )
-            for kind, department, due in schedule
-        ]
+        received_local = received.astimezone(zone)
         return Plan(
             complaint_id=complaint.id,
             severity=severity,
@@ -333,6 +383,8 @@ class Policy:
             escalated=escalated,
             language=language,
             tasks=tasks,
+            owners=task_owners(clinic, coordinator, received_local),
+            management_owners=task_owners(clinic, Department.MANAGEMENT, received_local),
         )
 
     @staticmethod

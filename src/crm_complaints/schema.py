@@ -224,6 +224,12 @@ class Complaint(_Strict):
     severity: Severity | None = None
     status: Status = Status.RECEIVED
     reporter: Reporter | None = None
+    assignee: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+        | None
+    ) = None
+    """The staff member who owns the primary department's tasks (a staff id or an e-mail,
+    e.g. the practitioner who treated the patient), when it maps to an owner."""
     customer: Customer | None = None
     related: Related | None = None
     attachments: tuple[Attachment, ...] = ()
@@ -235,8 +241,13 @@ class Complaint(_Strict):
         return sorted(f.value for f in flags)
 
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON form: equal for equal content, whatever the key order."""
-        return canonical_hash(self.model_dump(mode="json"))
+        """SHA-256 of the canonical JSON form: equal for equal content, whatever the key order.
+        An unset ``assignee`` is left out, so complaints without one keep the version they had
+        before the field existed (no resync of everything on upgrade)."""
+        data = self.model_dump(mode="json")
+        if data.get("assignee") is None:
+            data.pop("assignee", None)
+        return canonical_hash(data)
 
 
 def canonical_hash(data: Any) -> str:

@@ -43,8 +43,19 @@ def test_plan_json_prints_one_object_per_complaint(examples_dir: Path) -> None:
         "coordinator",
         "escalated",
         "tasks",
+        "owners",
+        "management_owners",
     }
-    assert set(first["tasks"][0]) == {"kind", "department", "title", "due_at", "completed"}
+    assert set(first["tasks"][0]) == {
+        "kind",
+        "department",
+        "title",
+        "due_at",
+        "completed",
+        "owners",
+        "management_owners",
+        "remind_at",
+    }
     shanghai = next(p for p in plans if p["complaint_id"] == "SHJA-2026-0101")
     assert all(t["due_at"].endswith("+08:00") for t in shanghai["tasks"])
 
