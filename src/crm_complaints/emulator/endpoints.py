@@ -58,7 +58,10 @@ class Endpoints:
     def _owners(self, request: Request) -> Response:
         limit = min(int(request.args.get("limit", 100)), 500)
         after = int(request.args.get("after", 0) or 0)
-        owners = self.portal.owners
+        # archived=true lists only deactivated users' owners, without userId (HubSpot moves
+        # it to userIdIncludingInactive): https://developers.hubspot.com/docs/guides/api/crm/owners
+        archived = request.args.get("archived", "false").lower() == "true"
+        owners = [o for o in self.portal.owners if o.archived == archived]
         page = owners[after : after + limit]
         body: dict[str, Any] = {
             "results": [
@@ -68,10 +71,11 @@ class Endpoints:
                     "firstName": o.first_name,
                     "lastName": o.last_name,
                     "type": "PERSON",
-                    "userId": int(o.id),
+                    **({} if o.archived else {"userId": int(o.id)}),
+                    "userIdIncludingInactive": int(o.id),
                     "createdAt": iso(0),
                     "updatedAt": iso(0),
-                    "archived": False,
+                    "archived": o.archived,
                     "teams": [],
                 }
                 for o in page
@@ -402,11 +406,9 @@ class Endpoints:
                             {
                                 "toObjectId": to_id,
                                 "associationTypes": [
-                                    {
-                                        "category": "HUBSPOT_DEFINED",
-                                        "typeId": type_id,
-                                        "label": None,
-                                    }
+                                    # No "label" key for an unlabeled association: HubSpot
+                                    # sends null, which its own spec does not allow.
+                                    {"category": "HUBSPOT_DEFINED", "typeId": type_id}
                                     for type_id in sorted(types)
                                 ],
                             }

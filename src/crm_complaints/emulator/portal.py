@@ -58,6 +58,8 @@ class Owner:
     email: str
     first_name: str
     last_name: str
+    archived: bool = False
+    """A deactivated user: listed only with ``archived=true`` and no longer assignable."""
 
 
 @dataclass
@@ -78,6 +80,10 @@ class Portal:
     lock: threading.RLock = field(default_factory=threading.RLock)
     # For tests: property values the portal refuses (a per-record 400, as for a bad value).
     poisoned: set[str] = field(default_factory=set)
+    # HubSpot documents unique-value properties for contacts, companies, deals, tickets and
+    # custom objects, never tasks (https://developers.hubspot.com/docs/api/crm/properties
+    # #create-unique-identifier-properties): refused unless a test turns this on.
+    unique_task_properties: bool = False
     _ids: Iterable[int] = field(default_factory=lambda: itertools.count(10_000_001))
 
     # -- schema ---------------------------------------------------------------------------
@@ -101,6 +107,16 @@ class Portal:
             )
         if spec["groupName"] not in self.groups[object_type]:
             raise HubSpotError(400, f"Property group {spec['groupName']} does not exist")
+        if (
+            object_type == "tasks"
+            and spec.get("hasUniqueValue")
+            and not self.unique_task_properties
+        ):
+            raise HubSpotError(
+                400,
+                f"Property {name}: unique values are not supported on tasks",
+                context={"propertyName": [name]},
+            )
         unique_count = sum(1 for p in self.properties[object_type].values() if p["hasUniqueValue"])
         if spec.get("hasUniqueValue") and unique_count >= 10:
             raise HubSpotError(400, "At most 10 unique-value properties per object type")
@@ -120,7 +136,7 @@ class Portal:
 
     # -- property values ------------------------------------------------------------------
     def _owner_ids(self) -> set[str]:
-        return {o.id for o in self.owners}
+        return {o.id for o in self.owners if not o.archived}
 
     def _check(
         self,
@@ -175,6 +191,8 @@ class Portal:
                 "hs_timestamp is required for tasks",
                 context={"propertyName": ["hs_timestamp"]},
             )
+        if object_type == "tasks" and merged.get("hs_task_reminders"):
+            _check_reminders(merged["hs_task_reminders"], merged["hs_timestamp"])
         for name, value in clean.items():
             spec = self.properties[object_type][name]
             if spec["hasUniqueValue"] and value:
@@ -350,6 +368,27 @@ class Portal:
 
     def associated(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
         return dict(self.associations.get((from_type, from_id, to_type), {}))
+
+
+def _check_reminders(reminders: str, due: str) -> None:
+    """``hs_task_reminders``: Unix milliseconds ("You must use Unix timestamp in
+    milliseconds", https://developers.hubspot.com/docs/api/crm/tasks), several separated by
+    ``;``, none after the due date (``hs_timestamp``)."""
+    due_ms = datetime.fromisoformat(due.replace("Z", "+00:00")).timestamp() * 1000
+    for part in reminders.split(";"):
+        if not part.isdigit():
+            message = "must be a Unix timestamp in milliseconds"
+        elif int(part) > due_ms:
+            message = "a reminder cannot be after the task's due date"
+        else:
+            continue
+        raise HubSpotError(
+            400,
+            f'Property values were not valid: [{{"name":"hs_task_reminders",'
+            f'"message":"{message}"}}]',
+            sub_category="INVALID_PROPERTY_VALUE",
+            context={"propertyName": ["hs_task_reminders"]},
+        )
 
 
 def _normalize_datetime(name: str, value: str) -> str:
