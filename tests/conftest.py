@@ -148,6 +148,27 @@ def postgres_url(postgres_server_url: str) -> Any:
         conn.execute(f'drop schema "{schema}" cascade')
 
 
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh state database on each backend in turn: a SQLite file, a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def any_store(state_url: str) -> Any:
+    """The state store on each backend in turn (see ``state_url``)."""
+    from crm_complaints.state import open_store
+
+    opened = open_store(url=state_url)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture
 def emulator(hubspot_emulator: Any) -> Any:
     """The packaged plugin's HubSpot emulator (demo portal; fails the test on any contract

@@ -241,10 +241,13 @@ class CsvConfig(_Section):
 
 
 class StateConfig(_Section):
-    """Where sync state lives. ``url`` (SQLAlchemy URL) wins over ``path`` when given."""
+    """Where sync state lives. ``url`` (SQLAlchemy URL) wins over ``path`` when given.
+    ``namespace`` (a tenant or portal key) lets jobs of many portals share one database
+    without seeing each other's rows; each namespace and adapter has its own run lock."""
 
     path: Path = Path("crm-complaints.db")
     url: str | None = None
+    namespace: str = Field("default", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
     lock_wait_seconds: float = Field(0.0, ge=0)
 
 

@@ -65,7 +65,8 @@ class Job:
 
     def store(self) -> SqlStateStore:
         """The configured state store; close it when done."""
-        return open_store(self.settings.state.path, self.settings.state.url)
+        state = self.settings.state
+        return open_store(state.path, state.url, namespace=state.namespace)
 
     @contextmanager
     def session(self, adapter: str) -> Iterator[tuple[Adapter[Any], SqlStateStore]]:

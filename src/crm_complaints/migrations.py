@@ -2,7 +2,13 @@
 
 Each migration runs in its own transaction and is recorded in ``schema_migrations``; a store
 whose recorded version is newer than this code knows is refused, since an older release writing
-to it could corrupt it.
+to it could corrupt it. Many jobs may open one database at the same moment (one per portal on
+Kubernetes): the caller holds a lock around :func:`apply_migrations` (an advisory lock on
+PostgreSQL, a file lock on SQLite) and :func:`pending_migrations` is checked again under it, so
+each migration runs exactly once.
+
+Every row belongs to a *namespace* (a tenant or portal key, ``state.namespace``): jobs of
+different portals share the tables without seeing each other's rows.
 """
 
 from __future__ import annotations
@@ -11,25 +17,31 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from .errors import StateError
 
 __all__ = [
+    "DEFAULT_NAMESPACE",
     "MIGRATIONS",
     "apply_migrations",
     "metadata",
     "migrations_table",
+    "pending_migrations",
     "quarantine",
     "records",
     "runs",
 ]
+
+DEFAULT_NAMESPACE = "default"
+"""The namespace of a store opened without one, and of every row written before namespaces."""
 
 metadata = sa.MetaData()
 
 records = sa.Table(
     "records",
     metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True, server_default=DEFAULT_NAMESPACE),
     sa.Column("adapter", sa.String(64), primary_key=True),
     sa.Column("complaint_id", sa.String(128), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),
@@ -44,12 +56,15 @@ records = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Column("fingerprint", sa.String(64)),
 )
-sa.Index("ix_records_state", records.c.adapter, records.c.state)
+records_state_index = sa.Index(
+    "ix_records_state", records.c.namespace, records.c.adapter, records.c.state
+)
 
 runs = sa.Table(
     "runs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace", sa.String(64), nullable=False, server_default=DEFAULT_NAMESPACE),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("adapter", sa.String(64), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
@@ -57,6 +72,7 @@ runs = sa.Table(
     sa.Column("outcome", sa.String(32)),
     sa.Column("counts", sa.Text, nullable=False, default="{}"),
 )
+runs_namespace_index = sa.Index("ix_runs_namespace", runs.c.namespace, runs.c.adapter, runs.c.id)
 
 quarantine = sa.Table(
     "quarantine",
@@ -91,20 +107,62 @@ def _m2_revision_and_fingerprint(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE records ADD COLUMN fingerprint VARCHAR(64)"))
 
 
+def _m3_namespaces(conn: Connection) -> None:
+    """Rows of a store made before namespaces belong to the default namespace. The records'
+    primary key gains the namespace: PostgreSQL alters it in place; SQLite cannot change a
+    primary key, so the table is rebuilt (rows copied, then the old table dropped, in this
+    migration's one transaction)."""
+    inspector = sa.inspect(conn)
+    if "namespace" not in {c["name"] for c in inspector.get_columns("records")}:
+        conn.execute(sa.text("DROP INDEX IF EXISTS ix_records_state"))
+        if conn.dialect.name == "postgresql":
+            key = inspector.get_pk_constraint("records")["name"] or "records_pkey"
+            conn.execute(
+                sa.text(
+                    "ALTER TABLE records ADD COLUMN namespace VARCHAR(64) NOT NULL "
+                    f"DEFAULT '{DEFAULT_NAMESPACE}'"
+                )
+            )
+            conn.execute(sa.text(f'ALTER TABLE records DROP CONSTRAINT "{key}"'))
+            conn.execute(
+                sa.text("ALTER TABLE records ADD PRIMARY KEY (namespace, adapter, complaint_id)")
+            )
+            records_state_index.create(conn)
+        else:
+            conn.execute(sa.text("ALTER TABLE records RENAME TO records_before_namespaces"))
+            records.create(conn)  # with its index
+            kept = ", ".join(c.name for c in records.columns if c.name != "namespace")
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO records (namespace, {kept}) "
+                    f"SELECT '{DEFAULT_NAMESPACE}', {kept} FROM records_before_namespaces"
+                )
+            )
+            conn.execute(sa.text("DROP TABLE records_before_namespaces"))
+    if "namespace" not in {c["name"] for c in sa.inspect(conn).get_columns("runs")}:
+        conn.execute(
+            sa.text(
+                "ALTER TABLE runs ADD COLUMN namespace VARCHAR(64) NOT NULL "
+                f"DEFAULT '{DEFAULT_NAMESPACE}'"
+            )
+        )
+    runs_namespace_index.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial: records, runs, quarantine", _m1_initial),
     (2, "records.revision and records.fingerprint", _m2_revision_and_fingerprint),
+    (3, "namespaces: records and runs belong to a tenant or portal", _m3_namespaces),
 )
 
 
-def apply_migrations(engine: Engine, where: str) -> list[int]:
-    """Apply pending migrations; returns the versions applied. ``where`` names the store in
-    messages."""
-    applied: list[int] = []
-    with engine.begin() as conn:
-        migrations_table.create(conn, checkfirst=True)
-        done = set(conn.scalars(sa.select(migrations_table.c.version)))
+def pending_migrations(conn: Connection, where: str) -> list[int]:
+    """The versions still to apply (read-only: safe to ask without the migration lock).
+    ``where`` names the store in messages."""
+    if not sa.inspect(conn).has_table(migrations_table.name):
+        return [version for version, _, _ in MIGRATIONS]
+    done = set(conn.scalars(sa.select(migrations_table.c.version)))
     known = max(version for version, _, _ in MIGRATIONS)
     if done and max(done) > known:
         raise StateError(
@@ -112,10 +170,23 @@ def apply_migrations(engine: Engine, where: str) -> list[int]:
             f"{known} this crm-complaints knows: a newer release wrote it; upgrade "
             "crm-complaints (running an older one could corrupt it)"
         )
+    return [version for version, _, _ in MIGRATIONS if version not in done]
+
+
+def apply_migrations(conn: Connection, where: str) -> list[int]:
+    """Apply pending migrations on ``conn``, each in its own transaction; returns the versions
+    applied. The caller holds the migration lock (see the module's docstring)."""
+    if conn.in_transaction():
+        conn.commit()
+    with conn.begin():
+        migrations_table.create(conn, checkfirst=True)
+    with conn.begin():
+        pending = pending_migrations(conn, where)
+    applied: list[int] = []
     for version, name, step in MIGRATIONS:
-        if version in done:
+        if version not in pending:
             continue
-        with engine.begin() as conn:
+        with conn.begin():
             step(conn)
             conn.execute(
                 migrations_table.insert().values(

@@ -3,10 +3,11 @@
 Reports, per complaint: **missing** (no remote ticket), **drifted** (a field we own differs:
 field, ours, theirs), **orphaned** (a remote ticket with our external id and no complaint),
 **stale** (state says synced, the remote says otherwise), **overdue** (open tasks past due,
-first responses first) and **status moved** (closed or reopened in the CRM). Remote reads are
-bulk: the adapter's ``list_owned`` (HubSpot: a search, 200 tickets to a request) and
-``list_tasks`` for only the overdue and the recently changed tasks. Everything is compared
-through the generic :class:`~crm_complaints.adapters.base.RemoteRecord`, never a CRM's own
+first responses first), **status moved** (closed or reopened in the CRM) and **owner
+fallback** (work that went to a fallback owner: the configured one deactivated or unknown).
+Remote reads are bulk: the adapter's ``list_owned`` (HubSpot: a search, 200 tickets to a
+request) and ``list_tasks`` for only the overdue and the recently changed tasks. Everything is
+compared through the generic :class:`~crm_complaints.adapters.base.RemoteRecord`, never a CRM's own
 property names. ``repair`` fixes missing, drifted and stale complaints through the normal sync
 path (same remote objects, idempotent) and never deletes anything remote.
 """
@@ -44,6 +45,7 @@ class FindingKind(StrEnum):
     STALE = "stale"
     OVERDUE = "overdue"
     STATUS_MOVED = "status_moved"
+    OWNER_FALLBACK = "owner_fallback"
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def reconcile(
     config = config or ReconcileConfig()
     moment = now or datetime.now(UTC)
     report = ReconcileReport(adapter=adapter.name, started_at=datetime.now(UTC), now=moment)
-    with store.run_lock(lock_wait_seconds):
+    with store.run_lock(adapter.name, lock_wait_seconds):
         run_id = store.start_run("reconcile", adapter.name)
         report.run_id = run_id
         outcome = "error"
@@ -181,6 +183,7 @@ def _compare(
             findings.append(moved)
         findings.extend(_drifted(item, record, adapter.expected_fields(item), owned, moved))
         findings.extend(_stale(record, state))
+        findings.extend(_owner_fallbacks(item, adapter))
     findings.extend(
         Finding(FindingKind.ORPHANED, cid, "our external id, no complaint")
         for cid in sorted(set(remote) - set(items))
@@ -277,6 +280,28 @@ def _stale(record: RemoteRecord, state: StoredRecord | None) -> list[Finding]:
         detail = "the CRM holds another version than synced"
         return [Finding(FindingKind.STALE, record.complaint_id, detail)]
     return []
+
+
+def _owner_fallbacks(item: PlannedComplaint, adapter: Adapter[Any]) -> list[Finding]:
+    """Work that went to a fallback owner because the configured one is deactivated or
+    unknown in the CRM: one finding per configured owner passed over, naming its tasks."""
+    grouped: dict[tuple[str, str, str, str], list[str]] = {}
+    for fallback in adapter.owner_fallbacks(item):
+        key = (fallback.wanted, fallback.reason, fallback.used, fallback.department)
+        grouped.setdefault(key, []).append(fallback.task)
+    return [
+        Finding(
+            FindingKind.OWNER_FALLBACK,
+            item.complaint_id,
+            f"{', '.join(tasks)}: the owner of {wanted} is {reason}; went to {used}",
+            field="owner",
+            ours=wanted,
+            theirs=used,
+            department=department,
+            category=item.complaint.category.value,
+        )
+        for (wanted, reason, used, department), tasks in grouped.items()
+    ]
 
 
 def _task_drifted(item: PlannedComplaint, task: RemoteTask) -> list[Finding]:

@@ -7,13 +7,21 @@ Write-ahead: the engine marks a complaint ``pending`` with the version it is abo
 :class:`StateStore` is the interface the engine uses; :class:`SqlStateStore` implements it on
 SQLAlchemy Core (SQLite with WAL by default; the same tables work on PostgreSQL). The tables
 and their named, versioned migrations are in :mod:`crm_complaints.migrations`.
+
+A store is opened for one *namespace* (``state.namespace``: a tenant or portal key), so many
+jobs, one per portal, share one database without seeing each other's rows. The run lock is per
+namespace and adapter: a session advisory lock on PostgreSQL, an OS file lock beside the file
+on SQLite; both are released by the server or the kernel when the process dies, even on
+SIGKILL.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,9 +38,11 @@ from sqlalchemy.engine import Engine
 
 from .errors import LockHeldError, StateError
 from .migrations import (
+    DEFAULT_NAMESPACE,
     MIGRATIONS,
     apply_migrations,
     migrations_table,
+    pending_migrations,
     quarantine,
     records,
     runs,
@@ -40,8 +50,11 @@ from .migrations import (
 from .quarantine import QuarantineEntry
 
 __all__ = [
+    "DEFAULT_NAMESPACE",
     "MIGRATIONS",
+    "NAMESPACE_PATTERN",
     "FailedWrite",
+    "NamespaceStatus",
     "RecordState",
     "RunRecord",
     "SqlStateStore",
@@ -108,6 +121,43 @@ class RunRecord:
     finished_at: datetime | None
     outcome: str | None
     counts: Mapping[str, int] = field(default_factory=dict)
+    namespace: str = DEFAULT_NAMESPACE
+
+
+@dataclass(frozen=True)
+class NamespaceStatus:
+    """One portal (namespace) and adapter at a glance, for an integrator running many."""
+
+    namespace: str
+    adapter: str
+    last_run: RunRecord | None
+    pending: int
+    failed: int
+    quarantined: int
+    last_reconcile: RunRecord | None
+    """The last finished reconciliation: its ``counts["overdue"]`` is the overdue work it saw."""
+
+    @property
+    def overdue(self) -> int | None:
+        """Overdue tasks as of the last reconciliation (``None``: never reconciled)."""
+        if self.last_reconcile is None:
+            return None
+        return int(self.last_reconcile.counts.get("overdue", 0))
+
+
+NAMESPACE_PATTERN = r"[a-z0-9]([a-z0-9._-]{0,62})"
+"""A namespace: 1-63 lowercase letters, digits, ``.``, ``_`` or ``-``, starting with a letter or
+digit; it fits a Kubernetes label value and a file name."""
+
+
+def check_namespace(namespace: str) -> str:
+    """The namespace, or a :class:`StateError` naming the key and the rule."""
+    if not re.fullmatch(NAMESPACE_PATTERN, namespace):
+        raise StateError(
+            f"state.namespace must be 1-63 lowercase letters, digits, '.', '_' or '-' starting "
+            f"with a letter or digit ({len(namespace)} chars given)"
+        )
+    return namespace
 
 
 class StateStore(ABC):
@@ -155,8 +205,9 @@ class StateStore(ABC):
 
     @abstractmethod
     @contextmanager
-    def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """Exclusive lock for one sync/reconcile run; raises LockHeldError when taken."""
+    def run_lock(self, adapter: str, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Exclusive lock for one sync/reconcile run of this namespace and ``adapter``; raises
+        LockHeldError when another process (or another store object) holds it."""
         yield  # pragma: no cover
 
     def close(self) -> None:  # noqa: B027 - optional hook
@@ -178,16 +229,28 @@ class SqlStateStore(StateStore):
     """State in a SQL database through SQLAlchemy Core."""
 
     def __init__(
-        self, url: str, *, lock_path: Path | None = None, busy_timeout_seconds: float = 10.0
+        self,
+        url: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        lock_path: Path | None = None,
+        busy_timeout_seconds: float = 10.0,
+        migration_wait_seconds: float = 300.0,
     ) -> None:
         """Open and migrate. Every database error from here on (opening, a locked, read-only,
         full or corrupt database, a store from a newer release) is a :class:`StateError` saying
         what to check, chained to the driver's error; ``busy_timeout_seconds`` is how long a
-        SQLite write waits for another process's lock before :class:`LockHeldError`."""
+        SQLite write waits for another process's lock before :class:`LockHeldError`.
+        ``lock_path`` (SQLite) is the file whose lock serializes migrations; run locks sit
+        beside it. ``migration_wait_seconds`` bounds waiting for another job's migration."""
         self.url = url
+        self.namespace = check_namespace(namespace)
         self.lock_path = lock_path
+        self.migration_wait_seconds = migration_wait_seconds
         try:
-            self.engine: Engine = sa.create_engine(url)
+            is_sqlite = sa.engine.make_url(url).get_backend_name() == "sqlite"
+            # A pooled PostgreSQL connection may have been dropped while a long run waited.
+            self.engine: Engine = sa.create_engine(url, pool_pre_ping=not is_sqlite)
         except (sa.exc.NoSuchModuleError, ImportError) as exc:
             driver = sa.engine.make_url(url).drivername
             raise StateError(
@@ -209,8 +272,16 @@ class SqlStateStore(StateStore):
 
             def pragmas(dbapi_connection: Any, _record: Any) -> None:
                 _sqlite_pragmas(dbapi_connection, busy_timeout_ms=busy_ms)
+                # Python's sqlite3 opens transactions only before DML, so DDL (a migration
+                # rebuilding a table) would commit statement by statement; SQLAlchemy's
+                # documented fix: the driver leaves transactions alone and we BEGIN ourselves.
+                dbapi_connection.isolation_level = None
+
+            def begin(conn: sa.Connection) -> None:
+                conn.exec_driver_sql("BEGIN")
 
             sa.event.listen(self.engine, "connect", pragmas)
+            sa.event.listen(self.engine, "begin", begin)
         try:
             self.migrate()
         except BaseException as exc:
@@ -261,7 +332,13 @@ class SqlStateStore(StateStore):
         ) from error
 
     @classmethod
-    def sqlite(cls, path: Path | str, *, busy_timeout_seconds: float = 10.0) -> SqlStateStore:
+    def sqlite(
+        cls,
+        path: Path | str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        busy_timeout_seconds: float = 10.0,
+    ) -> SqlStateStore:
         """A SQLite file, created owner-only (0600): it holds complaint ids and quarantine
         reasons. SQLite gives the -wal and -shm files the database file's mode. An existing
         file keeps the mode it has (an operator may have widened it on purpose)."""
@@ -278,13 +355,41 @@ class SqlStateStore(StateStore):
             ) from exc
         return cls(
             f"sqlite:///{file}",
+            namespace=namespace,
             lock_path=file.with_name(file.name + ".lock"),
             busy_timeout_seconds=busy_timeout_seconds,
         )
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations, each in its own transaction; returns the versions applied."""
-        return apply_migrations(self.engine, self.where)
+        """Apply pending migrations, each in its own transaction; returns the versions applied.
+        Jobs starting at the same moment each check, and the ones with work to do take the
+        migration lock and check again under it: every migration runs once."""
+        with self.engine.connect() as conn:
+            pending = pending_migrations(conn, self.where)
+            conn.rollback()
+        if not pending:
+            return []
+        with self._migration_lock() as conn:
+            return apply_migrations(conn, self.where)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[sa.Connection]:
+        """A connection holding the lock that serializes migrations of this database."""
+        deadline = time.monotonic() + self.migration_wait_seconds
+        waited = (
+            f"another crm-complaints has been migrating the state store {self.where} for "
+            f"{self.migration_wait_seconds:g} s"
+        )
+        if self.engine.dialect.name == "postgresql":
+            with self._advisory_lock("migrate", deadline, waited) as conn:
+                yield conn
+            return
+        if self.lock_path is None:  # an in-memory SQLite database: one process by definition
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        with _file_lock(self.lock_path, deadline, waited), self.engine.connect() as conn:
+            yield conn
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
@@ -296,7 +401,7 @@ class SqlStateStore(StateStore):
             for start in range(0, len(complaint_ids), 500):
                 chunk = list(complaint_ids[start : start + 500])
                 query = sa.select(records).where(
-                    records.c.adapter == adapter, records.c.complaint_id.in_(chunk)
+                    *self._mine(adapter), records.c.complaint_id.in_(chunk)
                 )
                 for row in conn.execute(query).mappings():
                     found[row["complaint_id"]] = _stored(row)
@@ -313,10 +418,7 @@ class SqlStateStore(StateStore):
                 for row in conn.execute(
                     sa.select(
                         records.c.complaint_id, records.c.pending_hash, records.c.revision
-                    ).where(
-                        records.c.adapter == adapter,
-                        records.c.complaint_id.in_(list(versions)),
-                    )
+                    ).where(*self._mine(adapter), records.c.complaint_id.in_(list(versions)))
                 )
             }
             for cid, version in versions.items():
@@ -324,6 +426,7 @@ class SqlStateStore(StateStore):
                 revisions[cid] = revision if last_version == version else revision + 1
             new_rows = [
                 {
+                    "namespace": self.namespace,
                     "adapter": adapter,
                     "complaint_id": cid,
                     "state": RecordState.PENDING.value,
@@ -342,9 +445,7 @@ class SqlStateStore(StateStore):
             if existing:
                 conn.execute(
                     records.update()
-                    .where(
-                        records.c.adapter == adapter, records.c.complaint_id == bindparam("b_id")
-                    )
+                    .where(*self._mine(adapter), records.c.complaint_id == bindparam("b_id"))
                     .values(
                         state=RecordState.PENDING.value,
                         pending_hash=bindparam("b_version"),
@@ -365,8 +466,7 @@ class SqlStateStore(StateStore):
         failed: Mapping[str, FailedWrite],
     ) -> None:
         now = _now()
-        key = (records.c.adapter == adapter,)
-        by_id = (*key, records.c.complaint_id == bindparam("b_id"))
+        by_id = (*self._mine(adapter), records.c.complaint_id == bindparam("b_id"))
         with self.engine.begin() as conn:
             if synced:
                 conn.execute(
@@ -420,7 +520,13 @@ class SqlStateStore(StateStore):
     def start_run(self, kind: str, adapter: str) -> int:
         with self.engine.begin() as conn:
             result = conn.execute(
-                runs.insert().values(kind=kind, adapter=adapter, started_at=_now(), counts="{}")
+                runs.insert().values(
+                    namespace=self.namespace,
+                    kind=kind,
+                    adapter=adapter,
+                    started_at=_now(),
+                    counts="{}",
+                )
             )
             key = result.inserted_primary_key
             if key is None:
@@ -431,7 +537,7 @@ class SqlStateStore(StateStore):
         with self.engine.begin() as conn:
             conn.execute(
                 runs.update()
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.namespace == self.namespace)
                 .values(finished_at=_now(), outcome=outcome, counts=json.dumps(dict(counts)))
             )
 
@@ -452,22 +558,14 @@ class SqlStateStore(StateStore):
 
     def recent_runs(self, limit: int = 10) -> list[RunRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
-            return [
-                RunRecord(
-                    id=row["id"],
-                    kind=row["kind"],
-                    adapter=row["adapter"],
-                    started_at=_aware(row["started_at"]) or _now(),
-                    finished_at=_aware(row["finished_at"]),
-                    outcome=row["outcome"],
-                    counts=json.loads(row["counts"] or "{}"),
-                )
-                for row in rows
-            ]
+            query = sa.select(runs).where(runs.c.namespace == self.namespace)
+            rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit)).mappings()
+            return [_run(row) for row in rows]
 
     def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
-        query = sa.select(records).where(records.c.state != RecordState.SYNCED.value)
+        query = sa.select(records).where(
+            records.c.namespace == self.namespace, records.c.state != RecordState.SYNCED.value
+        )
         if adapter:
             query = query.where(records.c.adapter == adapter)
         with self.engine.connect() as conn:
@@ -476,8 +574,11 @@ class SqlStateStore(StateStore):
 
     def quarantine_of_run(self, run_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
+            mine = sa.select(runs.c.id).where(
+                runs.c.id == run_id, runs.c.namespace == self.namespace
+            )
             rows = conn.execute(
-                sa.select(quarantine).where(quarantine.c.run_id == run_id)
+                sa.select(quarantine).where(quarantine.c.run_id.in_(mine)).order_by(quarantine.c.id)
             ).mappings()
             return [
                 {
@@ -491,56 +592,62 @@ class SqlStateStore(StateStore):
 
     def all_records(self, adapter: str) -> Iterator[StoredRecord]:
         with self.engine.connect() as conn:
-            query = sa.select(records).where(records.c.adapter == adapter)
+            query = sa.select(records).where(*self._mine(adapter))
             for row in conn.execution_options(yield_per=1000).execute(query).mappings():
                 yield _stored(row)
 
-    @contextmanager
-    def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """An OS file lock beside the SQLite file: released by the kernel even on SIGKILL.
-        On PostgreSQL, a session advisory lock (released when the connection dies)."""
-        if self.lock_path is None:
-            with self._database_lock(wait_seconds):
-                yield
-            return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + wait_seconds
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockHeldError(
-                            f"another crm-complaints run holds the lock on {self.lock_path}"
-                        ) from None
-                    time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+    def _mine(self, adapter: str) -> tuple[sa.ColumnElement[bool], ...]:
+        """The rows of this namespace and adapter."""
+        return (records.c.namespace == self.namespace, records.c.adapter == adapter)
 
     @contextmanager
-    def _database_lock(self, wait_seconds: float) -> Iterator[None]:
-        if self.engine.dialect.name != "postgresql":
-            raise StateError(
-                f"no run lock for a {self.engine.dialect.name} state store: use SQLite "
-                "(state.path) or PostgreSQL"
-            )
-        key = 0x63726D63  # "crmc": one lock per database
+    def run_lock(self, adapter: str, wait_seconds: float = 0.0) -> Iterator[None]:
+        """One run at a time per namespace and adapter. SQLite: an OS file lock beside the
+        file, released by the kernel even on SIGKILL. PostgreSQL: a session advisory lock keyed
+        on schema, namespace and adapter, released when the connection dies."""
         deadline = time.monotonic() + wait_seconds
-        with self.engine.connect() as conn:
-            while not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
-                if time.monotonic() >= deadline:
-                    raise LockHeldError("another crm-complaints run holds the state lock")
-                time.sleep(0.2)
-            try:
+        held = (
+            f"another crm-complaints run holds the lock of namespace {self.namespace!r} and "
+            f"adapter {adapter!r} on {self.where}"
+        )
+        if self.engine.dialect.name == "postgresql":
+            with self._advisory_lock(f"run/{self.namespace}/{adapter}", deadline, held):
                 yield
+            return
+        if self.lock_path is None:
+            raise StateError(
+                f"no run lock for a {self.engine.dialect.name} state store without a file: use "
+                "SQLite (state.path) or PostgreSQL"
+            )
+        slug = f"{self.namespace}.{_file_safe(adapter)}"
+        with _file_lock(self.lock_path.with_name(f"{self.lock_path.name}.{slug}"), deadline, held):
+            yield
+
+    @contextmanager
+    def _advisory_lock(self, name: str, deadline: float, held: str) -> Iterator[sa.Connection]:
+        """A PostgreSQL session advisory lock on ``name`` within the current schema (tests and
+        deployments may keep several stores in one database), and the connection holding it."""
+        key = sa.func.hashtextextended(sa.func.concat(sa.func.current_schema(), "/", name), 0)
+        with self.engine.connect() as conn:
+            while not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
+                conn.rollback()
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(held)
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            conn.commit()  # the lock is the session's; no transaction stays open for the run
+            try:
+                yield conn
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                conn.commit()
+
+    def all_namespaces(self) -> list[NamespaceStatus]:
+        """Every namespace and adapter in this database (not only this store's namespace):
+        last run and outcome, records pending, failed and quarantined, and the last
+        reconciliation (overdue work). For an integrator's ``status --all-namespaces``."""
+        return _overview(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -554,6 +661,87 @@ def _sqlite_pragmas(dbapi_connection: Any, *, busy_timeout_ms: int = 10000) -> N
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across process crashes
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+@contextmanager
+def _file_lock(path: Path, deadline: float, held: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created owner-only), retried until ``deadline``."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(held) from None
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _file_safe(name: str) -> str:
+    """An adapter name as part of a file name: itself when it is plain, else a digest."""
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        return name
+    return "h" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def _run(row: sa.RowMapping) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        kind=row["kind"],
+        adapter=row["adapter"],
+        started_at=_aware(row["started_at"]) or _now(),
+        finished_at=_aware(row["finished_at"]),
+        outcome=row["outcome"],
+        counts=json.loads(row["counts"] or "{}"),
+        namespace=row["namespace"],
+    )
+
+
+def _overview(engine: Engine) -> list[NamespaceStatus]:
+    with engine.connect() as conn:
+        counted: dict[tuple[str, str], dict[str, int]] = {}
+        by_state = sa.select(
+            records.c.namespace, records.c.adapter, records.c.state, sa.func.count()
+        ).group_by(records.c.namespace, records.c.adapter, records.c.state)
+        for namespace, adapter, state, count in conn.execute(by_state):
+            counted.setdefault((namespace, adapter), {})[state] = int(count)
+        last_ids = sa.select(sa.func.max(runs.c.id)).group_by(runs.c.namespace, runs.c.adapter)
+        last = {
+            (run.namespace, run.adapter): run
+            for run in map(
+                _run, conn.execute(sa.select(runs).where(runs.c.id.in_(last_ids))).mappings()
+            )
+        }
+        reconciled_ids = (
+            sa.select(sa.func.max(runs.c.id))
+            .where(runs.c.kind == "reconcile", runs.c.finished_at.is_not(None))
+            .group_by(runs.c.namespace, runs.c.adapter)
+        )
+        reconciled = {
+            (run.namespace, run.adapter): run
+            for run in map(
+                _run, conn.execute(sa.select(runs).where(runs.c.id.in_(reconciled_ids))).mappings()
+            )
+        }
+    return [
+        NamespaceStatus(
+            namespace=namespace,
+            adapter=adapter,
+            last_run=last.get((namespace, adapter)),
+            pending=counted.get((namespace, adapter), {}).get(RecordState.PENDING.value, 0),
+            failed=counted.get((namespace, adapter), {}).get(RecordState.FAILED.value, 0),
+            quarantined=counted.get((namespace, adapter), {}).get(RecordState.QUARANTINED.value, 0),
+            last_reconcile=reconciled.get((namespace, adapter)),
+        )
+        for namespace, adapter in sorted(set(counted) | set(last))
+    ]
 
 
 def _stored(row: sa.RowMapping) -> StoredRecord:
@@ -574,11 +762,17 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
 
 
 def open_store(
-    path: Path | str | None = None, url: str | None = None, *, busy_timeout_seconds: float = 10.0
+    path: Path | str | None = None,
+    url: str | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    busy_timeout_seconds: float = 10.0,
 ) -> SqlStateStore:
-    """Open (and migrate) the store: a SQLAlchemy ``url`` wins, else a SQLite file at ``path``.
-    Raises :class:`StateError` (never a driver's error) saying what to check."""
+    """Open (and migrate) the store of one ``namespace``: a SQLAlchemy ``url`` wins, else a
+    SQLite file at ``path``. Raises :class:`StateError` (never a driver's error) saying what
+    to check."""
     wait = busy_timeout_seconds
+    check_namespace(namespace)
     if url:
         try:
             parsed = sa.engine.make_url(url)
@@ -587,6 +781,10 @@ def open_store(
                 "state.url is not a SQLAlchemy URL (dialect+driver://user:password@host/db)"
             ) from exc
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            return SqlStateStore.sqlite(parsed.database, busy_timeout_seconds=wait)  # same lock
-        return SqlStateStore(url, busy_timeout_seconds=wait)
-    return SqlStateStore.sqlite(path or "crm-complaints.db", busy_timeout_seconds=wait)
+            return SqlStateStore.sqlite(  # the same file locks as a path
+                parsed.database, namespace=namespace, busy_timeout_seconds=wait
+            )
+        return SqlStateStore(url, namespace=namespace, busy_timeout_seconds=wait)
+    return SqlStateStore.sqlite(
+        path or "crm-complaints.db", namespace=namespace, busy_timeout_seconds=wait
+    )

@@ -140,7 +140,7 @@ def sync(
     )
     if dry_run or not lock:
         return engine.run(complaints)
-    with store.run_lock(lock_wait_seconds):
+    with store.run_lock(adapter.name, lock_wait_seconds):
         return engine.run(complaints)
 
 

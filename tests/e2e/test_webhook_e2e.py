@@ -170,7 +170,7 @@ def test_cli_sync_status_and_exit_codes(tmp_path: Path, receiver: WebhookReceive
     from crm_complaints.state import open_store
 
     holder = open_store(tmp_path / "state.db")
-    with holder.run_lock():
+    with holder.run_lock("webhook"):
         locked = runner.invoke(app, base)
     holder.close()
     assert locked.exit_code == 4 and "another crm-complaints run" in locked.stderr

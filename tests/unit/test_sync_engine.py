@@ -1,4 +1,5 @@
-"""The engine against an in-memory CRM double: diffing, isolation, retries, bounds."""
+"""The engine against an in-memory CRM double: diffing, isolation, retries, bounds; each on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from tests.conftest import make_complaint, realistic_complaints
 from tests.fakes import FakeAdapter, FakeCrm, limited, rejected, transient
 
 NO_WAIT = RetryPolicy.no_wait()
+
+
+@pytest.fixture
+def store(any_store: SqlStateStore) -> SqlStateStore:
+    """Every engine test runs on SQLite and on PostgreSQL (``any_store`` in conftest)."""
+    return any_store
 
 
 def run(adapter: FakeAdapter, store: SqlStateStore, complaints: list[Any], **kw: Any) -> Any:
@@ -191,7 +198,7 @@ def test_a_second_run_on_the_same_state_is_refused(store: SqlStateStore) -> None
     release = threading.Event()
 
     def hold() -> None:
-        with store.run_lock():
+        with store.run_lock("fake"):
             holding.set()
             release.wait(5)
 
@@ -219,3 +226,28 @@ def test_an_unexpected_error_is_raised_and_the_run_is_not_recorded_ok(
     assert store.recent_runs(1)[0].outcome == "stopped"
     # Write-ahead: the complaints are pending, so the next run pushes them again.
     assert {r.state for r in store.problem_records()} == {RecordState.PENDING}
+
+
+def test_portals_sharing_one_database_sync_side_by_side(state_url: str) -> None:
+    """Two namespaces (portals) in one database: each run sees only its own rows and its own
+    lock, so one portal's run neither blocks nor changes the other's."""
+    from crm_complaints.state import open_store
+
+    osaka, kyoto = (
+        open_store(url=state_url, namespace="osaka"),
+        open_store(url=state_url, namespace="kyoto"),
+    )
+    try:
+        complaints = realistic_complaints(6)
+        osaka_crm, kyoto_crm = FakeAdapter(), FakeAdapter()
+        with osaka.run_lock("fake"):  # osaka's run is under way
+            first = sync(complaints, adapter=kyoto_crm, store=kyoto, retry=NO_WAIT)
+        assert (first.created, first.exit_code) == (6, 0)
+        second = run(osaka_crm, osaka, complaints)
+        assert second.created == 6  # kyoto's synced rows are not osaka's
+        assert len(osaka_crm.crm.tickets) == len(kyoto_crm.crm.tickets) == 6
+        assert [r.namespace for r in osaka.recent_runs()] == ["osaka"]
+        assert run(kyoto_crm, kyoto, complaints).unchanged == 6
+    finally:
+        osaka.close()
+        kyoto.close()
