@@ -27,6 +27,7 @@ _TITLES = {
     FindingKind.STALE: "Stale local state",
     FindingKind.OVERDUE: "Overdue work (first responses first)",
     FindingKind.STATUS_MOVED: "Status moved in the CRM",
+    FindingKind.OWNER_FALLBACK: "Work sent to a fallback owner",
 }
 
 

@@ -104,6 +104,7 @@ def test_reconcile_finds_exactly_what_broke_then_repairs_it(
         "stale": 5,
         "overdue": 6,
         "status_moved": 4,
+        "owner_fallback": 0,
     }
     assert {f.complaint_id for f in report.of(FindingKind.MISSING)} == {cid(i) for i in DELETED}
     assert {f.complaint_id for f in report.of(FindingKind.STALE)} == {cid(i) for i in DELETED}
@@ -140,6 +141,7 @@ def test_reconcile_finds_exactly_what_broke_then_repairs_it(
         "stale": 0,
         "overdue": 6,
         "status_moved": 4,
+        "owner_fallback": 0,
     }
     # Never deleted anything remote; the closed tickets stay closed.
     live = {t.properties["crm_complaint_id"]: t for t in emulator.portal.live("tickets")}

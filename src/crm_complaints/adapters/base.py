@@ -99,6 +99,7 @@ __all__ = [
     "Adapter",
     "CountedSession",
     "Outcome",
+    "OwnerFallback",
     "PlannedComplaint",
     "PushResult",
     "RemoteRecord",
@@ -195,6 +196,24 @@ class RemoteRecord:
             held: str | None = getattr(self, name)
             return held
         return self.fields.get(name)
+
+
+@dataclass(frozen=True)
+class OwnerFallback:
+    """A ticket or task that went to another owner than configured, because the CRM reports
+    the configured one as deactivated or does not know it. Names config keys and roles, never
+    an owner's e-mail; reconciliation reports each one."""
+
+    complaint_id: str
+    task: str
+    """A task kind, or ``ticket``."""
+    department: str
+    wanted: str
+    """Whose it should have been: a config key and role, or ``the complaint's assignee``."""
+    reason: str
+    """``deactivated`` or ``unknown`` (no such owner in the CRM)."""
+    used: str
+    """Whose it became (a config key and role), or ``nobody``."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +402,12 @@ class Adapter(ABC, Generic[ConfigT]):
         :meth:`RemoteRecord.value` reads them (``subject``, ``priority``, ``stage``, ``owner``,
         ``departments``, ``version``…). Reconciliation compares the two to find drift."""
         return {"version": item.version}
+
+    def owner_fallbacks(self, item: PlannedComplaint) -> Sequence[OwnerFallback]:
+        """Tickets and tasks of a complaint that go to another owner than configured (the
+        configured one deactivated or unknown in the CRM). Reconciliation reports them. The
+        default: none (an adapter that does not resolve owners)."""
+        return ()
 
     def list_tasks(
         self, *, due_before: datetime | None = None, changed_since: datetime | None = None

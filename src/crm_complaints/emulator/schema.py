@@ -118,6 +118,8 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         ),
         define_property("hs_task_subject", "Task title", group="task"),
         define_property("hs_task_body", "Task notes", field_type="textarea", group="task"),
+        # Unix milliseconds, ";" between several; checked against hs_timestamp by the portal.
+        define_property("hs_task_reminders", "Reminder", group="task"),
         define_property(
             "hs_task_status",
             "Task status",

@@ -18,12 +18,20 @@ bisecting a batch refused whole), :mod:`.read` (reading back), :mod:`.config`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ...policy import PlannedComplaint
-from ..base import Adapter, PushResult, RemoteRecord, RemoteRefs, RemoteTask, SetupReport
+from ..base import (
+    Adapter,
+    OwnerFallback,
+    PushResult,
+    RemoteRecord,
+    RemoteRefs,
+    RemoteTask,
+    SetupReport,
+)
 from . import portal as _portal
 from .client import HubSpotClient
 from .config import HubSpotConfig, task_key
@@ -61,6 +69,8 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
         self._portal: Portal | None = None
         self._discovered: dict[str, Any] = {}  # discovery's answers, kept across attempts
         self._properties: Properties | None = None
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """What "now" is when deciding that a task's reminder is already past (tests fix it)."""
         self._written = WrittenSoFar()
         self._reader = Reader(self.client, self.portal)
 
@@ -73,7 +83,9 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
     @property
     def properties(self) -> Properties:
         if self._properties is None:
-            self._properties = Properties(self.portal(), self.config, self.allowed_fields)
+            self._properties = Properties(
+                self.portal(), self.config, self.allowed_fields, clock=lambda: self.clock()
+            )
         return self._properties
 
     def setup(self) -> SetupReport:
@@ -113,6 +125,16 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
             "departments": props["crm_departments"],
             "version": item.version,
         }
+
+    def owner_fallbacks(self, item: PlannedComplaint) -> list[OwnerFallback]:
+        """The ticket and open tasks of a complaint whose configured owner HubSpot reports as
+        deactivated or does not know (they go down the chain in :mod:`.owners`)."""
+        return self.properties.owner_fallbacks(item)
+
+    @property
+    def owner_fallback_count(self) -> int:
+        """Tickets and tasks written to a fallback owner by this adapter (warned in the log)."""
+        return self.properties.fallbacks.count
 
     def auth_hint(self) -> str:
         return f"check the private app token in {self.config.token_env}"

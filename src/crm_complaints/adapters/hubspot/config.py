@@ -76,6 +76,9 @@ class HubSpotConfig(BaseModel):
     contacts: bool = False
     """Also upsert a contact per customer (keyed on customer.external_id) and link the ticket and
     its tasks to it. Only allowed fields go on the contact (by default none but the id)."""
+    reminders: bool = True
+    """Write the plan's reminders to ``hs_task_reminders`` (``policy.reminders`` says when);
+    false leaves that property alone (e.g. when HubSpot workflows set it)."""
     concurrency: int = Field(4, ge=1, le=16)
     """Task requests in flight at once; the rate limiter still caps the request rate."""
 

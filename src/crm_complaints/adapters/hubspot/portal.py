@@ -8,7 +8,7 @@ ConfigError naming the key. Setup creates our property group and properties, ide
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -19,6 +19,7 @@ from ...schema import Category, Department, Severity, Status
 from ..base import SetupReport
 from .client import HubSpotClient
 from .config import HubSpotConfig
+from .owners import UNKNOWN, OwnerDirectory
 
 __all__ = [
     "CONTACT_PROPERTIES",
@@ -72,6 +73,8 @@ class Portal:
     owner_ids: Mapping[Department, str]
     priority_values: Mapping[Severity, str]
     category_values: Mapping[Category, str]
+    owners: OwnerDirectory = field(default_factory=OwnerDirectory)
+    """Every owner by e-mail, active and deactivated, for per-clinic routing (see .owners)."""
 
 
 def discover(
@@ -102,16 +105,17 @@ def discover(
                 key=f"adapters.hubspot.stages.{status.value}",
             )
         stage_ids[status] = by_label[wanted]
-    owners = read.once("owners", partial(_owner_emails, client))
+    owners: OwnerDirectory = read.once("owners", partial(_owner_directory, client))
     owner_ids: dict[Department, str] = {}
     for department, email in config.owners.items():
-        found = owners.get(email.lower())
-        if found is None:
+        found = owners.find(email)
+        if found is not None:
+            owner_ids[department] = found
+        elif owners.why_not(email) == UNKNOWN:  # a typo; a deactivated user falls back instead
             raise ConfigError(
                 f"no HubSpot owner with e-mail {email!r}",
                 key=f"adapters.hubspot.owners.{department.value}",
             )
-        owner_ids[department] = found
     priorities = read.once("priorities", partial(_option_values, client, "hs_ticket_priority"))
     categories = (
         read.once("categories", partial(_option_values, client, "hs_ticket_category"))
@@ -126,6 +130,7 @@ def discover(
             s.id for s in pipeline.stages if (s.metadata or {}).get("ticketState") == "CLOSED"
         ),
         owner_ids=owner_ids,
+        owners=owners,
         priority_values={
             severity: _option(priorities, wanted, f"adapters.hubspot.priorities.{severity.value}")
             for severity, wanted in config.priorities.items()
@@ -239,14 +244,24 @@ def _property_create(spec: PropertySpec, group: str) -> PropertyCreate:
     )
 
 
-def _owner_emails(client: HubSpotClient) -> dict[str, str]:
+def _owner_directory(client: HubSpotClient) -> OwnerDirectory:
+    """Active owners, then the deactivated ones (``archived=true`` lists only those)."""
+    active = _owner_emails(client, archived=False)
+    deactivated = _owner_emails(client, archived=True)
+    return OwnerDirectory(active=active, deactivated=frozenset(deactivated) - set(active))
+
+
+def _owner_emails(client: HubSpotClient, *, archived: bool) -> dict[str, str]:
     found: dict[str, str] = {}
     after: str | None = None
+    what = "read deactivated owners" if archived else "read owners"
     while True:
         kwargs: dict[str, Any] = {"limit": 500}
+        if archived:
+            kwargs["archived"] = True
         if after:
             kwargs["after"] = after
-        page = client.call("read owners", client.owners.get_page, **kwargs)
+        page = client.call(what, client.owners.get_page, **kwargs)
         for owner in page.results:
             if owner.email:
                 found[owner.email.lower()] = str(owner.id)

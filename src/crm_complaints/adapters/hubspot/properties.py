@@ -2,26 +2,43 @@
 
 Only fields in the allowlist leave the machine: the subject falls back to the category's label
 when the summary is not allowed, and the description goes to ``content`` only when allowed.
+Owners follow the clinic's routing down a chain (see :mod:`.owners`). A task's reminder
+(``hs_task_reminders``: "the timestamp for when to send a reminder for the due date of the
+task. You must use Unix timestamp in milliseconds", https://developers.hubspot.com/docs/api/crm/tasks)
+comes from the plan's ``remind_at``; an empty value clears an earlier one (a task done, reminders
+switched off). A reminder already past when written is left out: whether HubSpot refuses one
+is not documented, and a refusal would keep the whole task out of HubSpot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ...labels import label
 from ...policy import PlannedComplaint, PlannedTask, TaskKind
 from ...privacy import allowed_view
+from ..base import OwnerFallback
 from .config import HubSpotConfig, task_key
+from .owners import FallbackLog, OwnerChoice, choose_owner
 from .portal import Portal
 
-__all__ = ["Properties", "hubspot_time"]
+__all__ = ["Properties", "hubspot_millis", "hubspot_time"]
 
 
 def hubspot_time(moment: datetime) -> str:
     """HubSpot's datetime form: UTC, milliseconds, ``Z``."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def hubspot_millis(moment: datetime) -> str:
+    """Unix milliseconds, as ``hs_task_reminders`` wants them."""
+    return str(int(moment.timestamp() * 1000))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,36 @@ class Properties:
     portal: Portal
     config: HubSpotConfig
     allowed_fields: Sequence[str]
+    fallbacks: FallbackLog = field(default_factory=FallbackLog)
+    clock: Callable[[], datetime] = _now
+
+    def owner(self, item: PlannedComplaint, task: PlannedTask | None) -> OwnerChoice:
+        """The owner of the ticket (``task=None``: the coordinator's) or of one task."""
+        plan = item.plan
+        source = plan if task is None else task
+        return choose_owner(
+            directory=self.portal.owners,
+            adapter_owners=self.portal.owner_ids,
+            adapter_configured=self.config.owners,
+            complaint_id=item.complaint_id,
+            clinic=item.complaint.clinic,
+            task="ticket" if task is None else task.kind.value,
+            department=plan.coordinator if task is None else task.department,
+            owners=source.owners,
+            management_owners=source.management_owners,
+        )
+
+    def owner_fallbacks(self, item: PlannedComplaint) -> list[OwnerFallback]:
+        """The ticket and open tasks of a complaint that go to a fallback owner (pure)."""
+        choices = [self.owner(item, None)]
+        choices += [self.owner(item, t) for t in item.plan.tasks if not t.completed]
+        return [c.fallback for c in choices if c.fallback is not None]
+
+    def _owner_id(self, item: PlannedComplaint, task: PlannedTask | None) -> str | None:
+        choice = self.owner(item, task)
+        if choice.fallback is not None:
+            self.fallbacks.record(choice.fallback)
+        return choice.owner_id
 
     def ticket(self, item: PlannedComplaint) -> dict[str, str]:
         portal = self.portal
@@ -54,7 +101,7 @@ class Properties:
             "crm_received_at": hubspot_time(complaint.received_at),
             "crm_version": item.version,
         }
-        owner = portal.owner_ids.get(plan.coordinator)
+        owner = self._owner_id(item, None)
         if owner:
             props["hubspot_owner_id"] = owner
         category = portal.category_values.get(complaint.category)
@@ -79,7 +126,11 @@ class Properties:
             # hs_task_type: the first response is a phone call, the rest are to-dos.
             "hs_task_type": "CALL" if task.kind is TaskKind.INITIAL_RESPONSE else "TODO",
         }
-        owner = self.portal.owner_ids.get(task.department)
+        owner = self._owner_id(item, task)
         if owner:
             props["hubspot_owner_id"] = owner
+        if self.config.reminders:
+            remind = task.remind_at
+            due_soon = remind is not None and remind > self.clock()
+            props["hs_task_reminders"] = hubspot_millis(remind) if remind and due_soon else ""
         return props
