@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import responses
 
+from crm_complaints.adapters.base import Outcome
+from crm_complaints.adapters.webhook import WebhookAdapter, WebhookConfig
 from crm_complaints.config import (
     ClinicConfig,
     PolicyConfig,
@@ -328,3 +332,38 @@ def test_reminder_setting_must_be_minutes_opening_or_off(tmp_path: Any) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
     assert "policy.reminders.investigation" in str(caught.value)
+
+
+@responses.activate
+def test_webhook_payload_carries_the_clinics_routing_and_reminders(webhook_secret: str) -> None:
+    url = "https://crm.example.org/hooks/complaints"
+    responses.post(url, status=204)
+    adapter = WebhookAdapter(WebhookConfig(url=url))
+    settings = chain()
+    item = Policy.from_settings(settings).planned(
+        make_complaint(
+            id="O-9",
+            clinic="osaka-umeda",
+            category="medical_quality",
+            received_at="2026-12-24T10:00:00+09:00",
+            assignee="dr.k@chain.example",
+        )
+    )
+    [result] = adapter.push([item])
+    assert result.outcome is Outcome.SYNCED
+    body = json.loads(responses.calls[0].request.body)
+    plan = body["data"]["plan"]
+    tasks = {t["kind"]: t for t in plan["tasks"]}
+    # Owner keys as configured, best first, with why each is a candidate: a receiver can route.
+    assert tasks["initial_response"]["owners"] == [
+        {"key": "dr.k@chain.example", "role": "assignee"},
+        {"key": "dr.osaka2@chain.example", "role": "deputy"},  # the owner is away
+    ]
+    assert tasks["report_supervisor"]["owners"] == [
+        {"key": "desk.osaka@chain.example", "role": "owner"}
+    ]
+    assert tasks["incident_report"]["owners"] == []  # Osaka names no management owner
+    assert plan["owners"] == [{"key": "dr.osaka2@chain.example", "role": "deputy"}]
+    assert tasks["initial_response"]["remind_at"] == "2026-12-24T11:30:00+09:00"
+    # The complaint's own assignee field stays under the allowlist (not in it by default).
+    assert "assignee" not in body["data"]["complaint"]
