@@ -32,7 +32,7 @@ from .policy import Plan, Policy
 from .quarantine import from_record_error
 from .readers import QuarantineEntry, ReadResult, mark_duplicates, read_complaints
 from .schema import Complaint
-from .state import RunRecord, StoredRecord
+from .state import NamespaceStatus, RunRecord, StoredRecord
 from .sync import SyncSummary
 
 
@@ -307,11 +307,30 @@ def status(
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 10,
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
+    all_namespaces: Annotated[
+        bool,
+        typer.Option(
+            "--all-namespaces",
+            "-A",
+            help="One row per portal (namespace) and adapter in the database: last run, "
+            "outcome, pending, failed, quarantined and overdue counts.",
+        ),
+    ] = False,
 ) -> None:
     """Last runs and the records not synced (ids, states and errors; no personal data)."""
     job = Job(_settings(config))
     with _run_session():
         store = job.store()
+    if all_namespaces:
+        try:
+            portals = store.all_namespaces()
+        finally:
+            store.close()
+        if output_format is SummaryFormat.JSON:
+            print(json.dumps({"namespaces": [_portal_json(p) for p in portals]}))
+        else:
+            _print_portals(Console(), portals)
+        return
     try:
         runs = store.recent_runs(limit)
         problems = store.problem_records()
@@ -322,6 +341,57 @@ def status(
         print(json.dumps(_status_json(runs, problems, last_quarantine), ensure_ascii=False))
     else:
         _print_status(Console(), runs, problems, last_quarantine)
+
+
+def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "outcome": run.outcome,
+        "counts": dict(run.counts),
+    }
+
+
+def _portal_json(portal: NamespaceStatus) -> dict[str, Any]:
+    return {
+        "namespace": portal.namespace,
+        "adapter": portal.adapter,
+        "last_run": _run_json(portal.last_run),
+        "pending": portal.pending,
+        "failed": portal.failed,
+        "quarantined": portal.quarantined,
+        "overdue": portal.overdue,
+        "last_reconcile": _run_json(portal.last_reconcile),
+    }
+
+
+def _print_portals(out: Console, portals: list[NamespaceStatus]) -> None:
+    table = Table(title="Portals (namespaces)")
+    for column in ("namespace", "adapter", "last run", "outcome", "pending", "failed"):
+        table.add_column(column)
+    for column in ("quarantined", "overdue"):
+        table.add_column(column, justify="right")
+    for portal in portals:
+        run = portal.last_run
+        reconciled = portal.last_reconcile
+        overdue = "never reconciled"
+        if reconciled is not None:
+            overdue = f"{portal.overdue} (as of {reconciled.started_at:%Y-%m-%d %H:%M %Z})"
+        table.add_row(
+            portal.namespace,
+            portal.adapter,
+            f"{run.kind} {run.started_at:%Y-%m-%d %H:%M:%S %Z}" if run else "none",
+            (run.outcome or "running / crashed") if run else "",
+            str(portal.pending),
+            str(portal.failed),
+            str(portal.quarantined),
+            overdue,
+        )
+    out.print(table)
 
 
 def _status_json(
