@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Self
@@ -20,7 +20,7 @@ from .calendar import BusinessCalendar
 from .config import ClinicConfig, PolicyConfig, Settings
 from .errors import RecordError
 from .labels import task_title
-from .routing import OwnerRef, assignee_key, reminder_at, task_owners
+from .routing import OwnerRef, assignee_key, opening_time, reminder_at, task_owners
 from .schema import Complaint, Department, Severity, Status, canonical_hash
 
 __all__ = [
@@ -202,6 +202,8 @@ class Policy:
         default = ClinicConfig()
         self._clinic: ClinicLookup = clinics or (lambda _clinic_id: default)
         self._calendars: dict[str, BusinessCalendar] = {}
+        # Memo of (clinic, local date) → opening time, for "opening" reminders.
+        self._openings: dict[tuple[str, date], datetime | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -232,6 +234,15 @@ class Policy:
             redelivery=redelivery,
             unconfirmed=unconfirmed,
         )
+
+    def opening_time(self, clinic_id: str, day: date) -> datetime | None:
+        """When a clinic opens on a local date (``None``: closed), memoized."""
+        key = (clinic_id, day)
+        if key not in self._openings:
+            if len(self._openings) > 100_000:
+                self._openings.clear()
+            self._openings[key] = opening_time(self.calendar_for(clinic_id), day)
+        return self._openings[key]
 
     def follow_up_due(self, complaint: Complaint, resolved_at: datetime) -> datetime:
         """When the satisfaction follow-up falls due for a complaint resolved at that moment
@@ -347,6 +358,10 @@ class Policy:
             # Supervisor and executive are the same person at the same minute: one report.
             schedule = [entry for entry in schedule if entry[0] is not TaskKind.REPORT_SUPERVISOR]
         assignee = assignee_key(clinic, complaint)
+
+        def opening(day: date) -> datetime | None:
+            return self.opening_time(complaint.clinic, day)
+
         tasks = []
         for kind, department, due in schedule:
             due_at = _deadline(complaint, kind, due, zone)
@@ -368,7 +383,7 @@ class Policy:
                     remind_at=(
                         None
                         if completed
-                        else reminder_at(cfg.reminders, kind.value, due_at, calendar)
+                        else reminder_at(cfg.reminders, kind.value, due_at, opening)
                     ),
                 )
             )

@@ -14,8 +14,8 @@ own mapping, then management; see ``crm_complaints.adapters.hubspot.owners``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +29,7 @@ __all__ = [
     "OwnerRole",
     "assignee_key",
     "department_owners",
+    "opening_time",
     "reminder_at",
     "task_owners",
 ]
@@ -88,9 +89,9 @@ def task_owners(
     """Candidates for one task: the assignee first (given only for the primary department's
     tasks; skipped when it is the department's owner and that owner is away), then the
     department's owners."""
-    owners = department_owners(clinic, department, due)
     if assignee is None:
-        return owners
+        return department_owners(clinic, department, due) if clinic.owners else ()
+    owners = department_owners(clinic, department, due)
     route = clinic.owners.get(department)
     if route is not None and route.owner == assignee and route.away_on(due.date()):
         return owners
@@ -102,21 +103,30 @@ def _without(refs: Iterable[OwnerRef], key: str) -> tuple[OwnerRef, ...]:
     return tuple(r for r in refs if r.key != key)
 
 
+def opening_time(calendar: BusinessCalendar, day: date) -> datetime | None:
+    """When the clinic opens on a date (clinic-local), or ``None`` on a closed day."""
+    intervals = calendar.intervals_on(day)
+    if not intervals:
+        return None
+    return datetime.combine(day, intervals[0].start, tzinfo=calendar.zone)
+
+
 def reminder_at(
-    config: ReminderConfig, kind: str, due: datetime, calendar: BusinessCalendar
+    config: ReminderConfig,
+    kind: str,
+    due: datetime,
+    opening: Callable[[date], datetime | None],
 ) -> datetime | None:
     """When the CRM should remind the owner of a task due at ``due`` (clinic-local), or
     ``None``: reminders off, this kind off, or an ``"opening"`` reminder that would not fall
-    before the due time (a closed day, or due before opening)."""
+    before the due time (a closed day, or due before opening). ``opening`` is
+    :func:`opening_time` for the clinic's calendar (the policy memoizes it)."""
     if not config.enabled:
         return None
     setting = getattr(config, kind)
     if setting == "off":
         return None
     if setting == "opening":
-        intervals = calendar.intervals_on(due.date())
-        if not intervals:
-            return None
-        opening = datetime.combine(due.date(), intervals[0].start, tzinfo=calendar.zone)
-        return opening if opening <= due else None
+        opens = opening(due.date())
+        return opens if opens is not None and opens <= due else None
     return due - timedelta(minutes=int(setting))
