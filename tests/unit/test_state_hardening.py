@@ -146,3 +146,28 @@ def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
     path.chmod(0o640)  # an operator's deliberate choice (a group that reads status)
     open_store(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_postgresql_store_written_by_a_newer_release_is_refused(postgres_url: str) -> None:
+    open_store(url=postgres_url).close()
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO schema_migrations (version, name, applied_at) "
+                "VALUES (:v, 'from the future', now())"
+            ),
+            {"v": NEWEST + 2},
+        )
+    engine.dispose()
+    with pytest.raises(StateError) as refused:
+        open_store(url=postgres_url, namespace="osaka")
+    assert str(NEWEST + 2) in str(refused.value) and "upgrade" in str(refused.value)
+
+
+def test_an_unreachable_postgresql_is_a_state_error_without_the_password() -> None:
+    with pytest.raises(StateError) as refused:
+        open_store(url="postgresql+psycopg://crm:s3cret-pw@127.0.0.1:9/crm?connect_timeout=2")
+    message = str(refused.value)
+    assert "127.0.0.1:9" in message and "s3cret-pw" not in message
+    assert refused.value.__cause__ is not None
