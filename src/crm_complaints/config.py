@@ -13,12 +13,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .alerts.settings import AlertsConfig
 from .calendar import BusinessCalendar
 from .errors import ConfigError
-from .schema import Category, DemandKind, Department, RiskFlag, Severity
+from .schema import Category, DemandKind, Department, RiskFlag, Severity, Status
 
 __all__ = [
     "DEFAULT_ALLOWED_FIELDS",
@@ -211,6 +219,13 @@ class PolicyConfig(_Section):
     incident_report_business_days: int = Field(10, ge=1)
     follow_up_business_days: int = Field(7, ge=1)
     reminders: ReminderConfig = Field(default_factory=ReminderConfig)
+    pause_statuses: frozenset[Status] = frozenset()
+    """Statuses in which a complaint waits on the patient (e.g. ``resolution_proposed``): the
+    patient-dependent business-day tasks pause and their due dates move by the time paused.
+    Empty (the default): nothing pauses. Needs ``status_changes`` on the complaint."""
+    history_before: AwareDatetime | None = None
+    """Importing history: tasks of complaints received before this moment that fell due before
+    it are planned as done (see :mod:`crm_complaints.history`)."""
 
     @field_validator("primary_department")
     @classmethod
@@ -291,6 +306,7 @@ class Settings(BaseSettings):
     state: StateConfig = Field(default_factory=StateConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     allowed_fields: tuple[str, ...] = DEFAULT_ALLOWED_FIELDS
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

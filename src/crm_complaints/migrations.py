@@ -149,11 +149,22 @@ def _m3_namespaces(conn: Connection) -> None:
     runs_namespace_index.create(conn, checkfirst=True)
 
 
+def _m4_alerts_and_history(conn: Connection) -> None:
+    """The alerts' ledger (:mod:`crm_complaints.alerts.ledger`) and the cut-off of an imported
+    history (:mod:`crm_complaints.history`); both tables are defined in their own modules."""
+    from .alerts.ledger import notifications
+    from .history import history_cutoffs
+
+    notifications.create(conn, checkfirst=True)
+    history_cutoffs.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial: records, runs, quarantine", _m1_initial),
     (2, "records.revision and records.fingerprint", _m2_revision_and_fingerprint),
     (3, "namespaces: records and runs belong to a tenant or portal", _m3_namespaces),
+    (4, "alert notifications sent and history cut-offs", _m4_alerts_and_history),
 )
 
 
