@@ -490,6 +490,29 @@ def setup(
 
 
 @app.command()
+def check(
+    adapter: Annotated[str, typer.Option("--adapter", "-a", help="hubspot")],
+    config: ConfigOption = None,
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
+) -> None:
+    """Preflight on your own portal before the first sync: token and scopes, mappings,
+    properties, and a round trip with one synthetic complaint (archived after).
+
+    Exit codes: 0 all checks passed, 2 any failed (each with its fix).
+    """
+    from .preflight import run_preflight
+
+    settings = _settings(config)
+    with _run_session():
+        report = run_preflight(settings, adapter, os.environ)
+    if output_format is SummaryFormat.JSON:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print("\n".join(report.lines()))
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def demo(
     source: Annotated[Path, typer.Option("--source", "-s")] = Path("examples/complaints.jsonl"),
     config: ConfigOption = None,
@@ -543,6 +566,49 @@ def reconcile_command(
             output.write_text(text, encoding="utf-8")
             err.print(f"wrote {output}")
     raise typer.Exit(report.exit_code)
+
+
+@app.command("alerts")
+def alerts_command(
+    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
+    config: ConfigOption = None,
+    check_remote: Annotated[
+        bool,
+        typer.Option("--check-remote", help="One bulk read: skip tasks completed in the CRM."),
+    ] = False,
+    adapter: Annotated[
+        str | None, typer.Option("--adapter", "-a", help="The CRM for --check-remote.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, send nothing.")] = False,
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
+    now: Annotated[
+        str | None, typer.Option("--now", help="A fixed clock, ISO 8601 with offset.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Notify people of tasks due soon or overdue, each alert once (run it every 5 minutes).
+
+    Exit codes: 0 done (held alerts wait for opening), 3 a channel failed (tried again next
+    run), 4 another alerts run holds the lock, 2 usage or config.
+    """
+    from .alerts.cli import run_alerts_command
+
+    _configure_logging(verbose)
+    _require_file(source)
+    settings = _settings(config)
+    if check_remote and not adapter:
+        err.print("[red]usage[/red] --check-remote needs --adapter")
+        raise typer.Exit(ExitCode.USAGE)
+    with _run_session():
+        code = run_alerts_command(
+            source,
+            settings,
+            adapter=adapter if check_remote else None,
+            dry_run=dry_run,
+            as_json=output_format is SummaryFormat.JSON,
+            now=now,
+        )
+    raise typer.Exit(code)
 
 
 @emulator_app.command("hubspot")
