@@ -253,6 +253,15 @@ def sync_command(
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, max=1000)] = None,
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    history: Annotated[
+        str | None,
+        typer.Option(
+            "--history",
+            metavar="BEFORE",
+            help="Importing history: steps due before this date (or ISO time with offset) of "
+            "complaints received before it are written as done; recorded for later runs.",
+        ),
+    ] = None,
 ) -> None:
     """Push new and changed complaints to a CRM; unchanged ones cost nothing.
 
@@ -263,6 +272,15 @@ def sync_command(
     _configure_logging(verbose)
     _require_file(source)
     job = Job(_settings(config))
+    history_before = None
+    if history is not None:
+        from .history import parse_cutoff
+
+        try:
+            history_before = parse_cutoff(history, job.settings.default_clinic.calendar().zone)
+        except ValueError as exc:
+            err.print(f"[red]usage[/red] --history: {exc}")
+            raise typer.Exit(ExitCode.USAGE) from exc
     show = output_format is SummaryFormat.TEXT and err.is_terminal
     with _run_session(), _progress(f"sync → {adapter}", show) as on_progress:
         summary = job.sync(
@@ -272,6 +290,7 @@ def sync_command(
             batch_size=batch_size,
             on_progress=on_progress,
             retry_quarantined=retry_quarantined,
+            history_before=history_before,
         )
     if output_format is SummaryFormat.JSON:
         print(_summary_json(summary))

@@ -13,14 +13,22 @@ in the CRM, and alerts would fire on them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .config import Settings
 from .migrations import DEFAULT_NAMESPACE, metadata
+from .policy import Policy
 
-__all__ = ["history_cutoffs", "record_cutoff", "recorded_cutoff"]
+__all__ = [
+    "history_cutoffs",
+    "parse_cutoff",
+    "policy_with_history",
+    "record_cutoff",
+    "recorded_cutoff",
+]
 
 history_cutoffs = sa.Table(
     "history_cutoffs",
@@ -58,3 +66,28 @@ def record_cutoff(engine: Engine, before: datetime, namespace: str = DEFAULT_NAM
             conn.execute(
                 history_cutoffs.insert().values(namespace=namespace, before=moment, recorded_at=now)
             )
+
+
+def policy_with_history(settings: Settings, engine: Engine, namespace: str) -> Policy:
+    """The policy of ``settings``, with the recorded cut-off when the config names none, so
+    sync, reconcile and alerts agree on which past tasks are done."""
+    if settings.policy.history_before is None:
+        recorded = recorded_cutoff(engine, namespace)
+        if recorded is not None:
+            config = settings.policy.model_copy(update={"history_before": recorded})
+            return Policy(config, settings.clinic)
+    return Policy.from_settings(settings)
+
+
+def parse_cutoff(text: str, zone: tzinfo) -> datetime:
+    """``--history BEFORE``: an ISO time with offset, or a date (its midnight in ``zone``,
+    the default clinic's)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date (2026-11-01) or a time with offset") from exc
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no offset; write it like 2026-11-01T00:00:00+09:00")
+    return moment

@@ -23,6 +23,7 @@ from typing import Any
 from .adapters.base import Adapter, SetupReport
 from .adapters.registry import create_adapter
 from .config import Settings
+from .history import policy_with_history, record_cutoff
 from .policy import Policy
 from .readers import ReadResult, read_complaints
 from .reconcile import ReconcileReport, reconcile
@@ -48,6 +49,17 @@ class Job:
     @cached_property
     def policy(self) -> Policy:
         return Policy.from_settings(self.settings)
+
+    def policy_for(self, store: SqlStateStore, history_before: datetime | None = None) -> Policy:
+        """The policy with the history cut-off: ``policy.history_before`` from the config, else
+        ``history_before``, else the one recorded in the store by an earlier ``sync --history``
+        (without it, a later run would reopen last month's tasks)."""
+        if self.settings.policy.history_before is None and history_before is not None:
+            config = self.settings.policy.model_copy(update={"history_before": history_before})
+            return Policy(config, self.settings.clinic)
+        if self.settings.policy.history_before is None:
+            return policy_with_history(self.settings, store.engine, store.namespace)
+        return self.policy
 
     @property
     def retry(self) -> RetryPolicy:
@@ -102,14 +114,19 @@ class Job:
         batch_size: int | None = None,
         on_progress: Callable[[int], None] | None = None,
         retry_quarantined: bool = False,
+        history_before: datetime | None = None,
     ) -> SyncSummary:
-        """Push new and changed complaints; see :func:`crm_complaints.sync.sync`."""
+        """Push new and changed complaints; see :func:`crm_complaints.sync.sync`.
+        ``history_before`` records the cut-off of an imported history first (see
+        :mod:`crm_complaints.history`); later runs keep using it."""
         with self.session(adapter) as (remote, store):
+            if history_before is not None and not dry_run:
+                record_cutoff(store.engine, history_before, store.namespace)
             return sync(
                 self.read(source),
                 adapter=remote,
                 store=store,
-                policy=self.policy,
+                policy=self.policy_for(store, history_before),
                 batch_size=batch_size or self.settings.sync.batch_size,
                 dry_run=dry_run,
                 retry=self.retry,
@@ -132,7 +149,7 @@ class Job:
                 self.read(source),
                 adapter=remote,
                 store=store,
-                policy=self.policy,
+                policy=self.policy_for(store),
                 config=self.settings.reconcile,
                 repair=repair,
                 now=now,

@@ -20,6 +20,7 @@ from .calendar import BusinessCalendar
 from .config import ClinicConfig, PolicyConfig, Settings
 from .errors import RecordError
 from .labels import task_title
+from .pause import PAUSABLE, pause_intervals, paused_due
 from .routing import OwnerRef, assignee_key, opening_time, reminder_at, task_owners
 from .schema import Complaint, Department, Severity, Status, canonical_hash
 
@@ -81,6 +82,9 @@ class PlannedTask(BaseModel):
     """The clinic's management owners at the due time: the last resort for this task."""
     remind_at: AwareDatetime | None = None
     """When the CRM should remind the owner (``policy.reminders``); none for done tasks."""
+    paused_since: AwareDatetime | None = None
+    """Set while the complaint waits on the patient (``policy.pause_statuses``): the task's
+    clock is stopped, so no reminder or alert; ``due_at`` moves when it resumes."""
 
 
 class Plan(BaseModel):
@@ -115,7 +119,7 @@ class Plan(BaseModel):
         return canonical_hash(data)
 
 
-_UNSET_WHEN_EMPTY = ("owners", "management_owners", "remind_at")
+_UNSET_WHEN_EMPTY = ("owners", "management_owners", "remind_at", "paused_since")
 
 
 def _drop_unset(data: dict[str, Any]) -> None:
@@ -185,6 +189,24 @@ def _deadline(
             f"{advice}",
             record=complaint.id,
             field=field,
+        ) from exc
+
+
+def _paused(
+    complaint: Complaint,
+    calendar: BusinessCalendar,
+    due_at: datetime,
+    clock: datetime,
+    pauses: list[tuple[datetime, datetime | None]],
+) -> tuple[datetime, datetime | None]:
+    """A task's due date moved by the complaint's pauses (see :mod:`crm_complaints.pause`)."""
+    try:
+        return paused_due(calendar, due_at, clock, pauses)
+    except (OverflowError, ValueError) as exc:
+        raise RecordError(
+            "the pauses are too long to compute a due date from; check the dates",
+            record=complaint.id,
+            field="status_changes",
         ) from exc
 
 
@@ -362,10 +384,18 @@ class Policy:
         def opening(day: date) -> datetime | None:
             return self.opening_time(complaint.clinic, day)
 
+        pauses = pause_intervals(complaint, cfg.pause_statuses)
+        cutoff = cfg.history_before
         tasks = []
         for kind, department, due in schedule:
             due_at = _deadline(complaint, kind, due, zone)
             completed = self._is_done(complaint, kind)
+            paused_since = None
+            if pauses and kind.value in PAUSABLE:
+                clock = resolved_at if kind is TaskKind.FOLLOW_UP and resolved_at else received
+                due_at, paused_since = _paused(complaint, calendar, due_at, clock, pauses)
+            if cutoff is not None and not completed and received < cutoff and due_at < cutoff:
+                completed = True  # importing history: a past step is recorded as done
             tasks.append(
                 PlannedTask(
                     kind=kind,
@@ -382,9 +412,10 @@ class Policy:
                     management_owners=task_owners(clinic, Department.MANAGEMENT, due_at),
                     remind_at=(
                         None
-                        if completed
+                        if completed or paused_since
                         else reminder_at(cfg.reminders, kind.value, due_at, opening)
                     ),
+                    paused_since=None if completed else paused_since,
                 )
             )
         received_local = received.astimezone(zone)

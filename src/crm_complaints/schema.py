@@ -40,6 +40,7 @@ __all__ = [
     "RiskFlag",
     "Severity",
     "Status",
+    "StatusChange",
 ]
 
 SCHEMA_VERSION: Literal["1"] = "1"
@@ -202,6 +203,13 @@ class Attachment(_Strict):
     label: Name | None = None
 
 
+class StatusChange(_Strict):
+    """The complaint entered ``status`` at ``at`` (for pausing while it waits on the patient)."""
+
+    status: Status
+    at: AwareDatetime
+
+
 class Complaint(_Strict):
     """One complaint case as the clinic recorded it, normalized."""
 
@@ -231,6 +239,9 @@ class Complaint(_Strict):
     """The staff member who owns the primary department's tasks (a staff id or an e-mail,
     e.g. the practitioner who treated the patient), when it maps to an owner."""
     customer: Customer | None = None
+    status_changes: tuple[StatusChange, ...] = ()
+    """When the complaint entered each status, any order (``policy.pause_statuses`` needs
+    them: a pause runs from entering a pause status to entering another one)."""
     related: Related | None = None
     attachments: tuple[Attachment, ...] = ()
     custom: dict[str, JsonValue] = Field(default_factory=dict)
@@ -242,11 +253,13 @@ class Complaint(_Strict):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON form: equal for equal content, whatever the key order.
-        An unset ``assignee`` is left out, so complaints without one keep the version they had
-        before the field existed (no resync of everything on upgrade)."""
+        An unset ``assignee`` and empty ``status_changes`` are left out, so complaints without
+        them keep the version they had before the fields existed (no resync on upgrade)."""
         data = self.model_dump(mode="json")
         if data.get("assignee") is None:
             data.pop("assignee", None)
+        if not data.get("status_changes"):
+            data.pop("status_changes", None)
         return canonical_hash(data)
 
 

@@ -55,6 +55,7 @@ def test_plan_json_prints_one_object_per_complaint(examples_dir: Path) -> None:
         "owners",
         "management_owners",
         "remind_at",
+        "paused_since",
     }
     shanghai = next(p for p in plans if p["complaint_id"] == "SHJA-2026-0101")
     assert all(t["due_at"].endswith("+08:00") for t in shanghai["tasks"])

@@ -113,8 +113,8 @@ def find_alerts(
         urgent = plan.severity in config.always_severities
         closed = config.quiet_outside_hours and not urgent and not calendar.is_open_at(now)
         for task in plan.tasks:
-            if task.completed:
-                continue
+            if task.completed or task.paused_since is not None:
+                continue  # done, or waiting on the patient (its clock is stopped)
             for level in _levels(task, now, soon, escalate, config):
                 found.append(
                     _alert(complaint, plan, task, level, calendar, now, config, allowed_fields)
