@@ -60,6 +60,9 @@ class SyncSummary:
     dry_run: bool = False
     stopped: str | None = None
     actions: list[PlannedAction] = field(default_factory=list)
+    adapter_counts: dict[str, int] = field(default_factory=dict)
+    """What the adapter counted in this run beyond writes (``Adapter.run_counts``), e.g. the
+    HubSpot adapter's ``owner_fallbacks``: listed only when not zero."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -80,6 +83,7 @@ class SyncSummary:
             "quarantined": self.quarantined,
             "failed": self.failed,
             "remote_calls": self.remote_calls,
+            **self.adapter_counts,
         }
 
     def line(self) -> str:
@@ -89,6 +93,8 @@ class SyncSummary:
             f"quarantined {self.quarantined}, failed {self.failed}, "
             f"remote calls {self.remote_calls}"
         )
+        for name, count in self.adapter_counts.items():
+            text += f", {name.replace('_', ' ')} {count}"
         return f"{text} (stopped: {self.stopped})" if self.stopped else text
 
 
@@ -193,6 +199,7 @@ class _Engine:
         summary = self.summary
         summary.dry_run = self.dry_run
         calls_before = self.adapter.calls
+        counted_before = dict(self.adapter.run_counts())
         run_id = None if self.dry_run else self.store.start_run("sync", self.adapter.name)
         summary.run_id = run_id
         outcome_error: BaseException | None = None
@@ -225,6 +232,11 @@ class _Engine:
             if self._pusher is not None:
                 self._pusher.shutdown(wait=True)
             summary.remote_calls = self.adapter.calls - calls_before
+            summary.adapter_counts = {
+                name: count - counted_before.get(name, 0)
+                for name, count in self.adapter.run_counts().items()
+                if count - counted_before.get(name, 0)
+            }
             if run_id is not None:
                 outcome = f"stopped: {signalled}"[:32] if signalled else summary.outcome
                 self.store.finish_run(run_id, outcome, summary.counts())

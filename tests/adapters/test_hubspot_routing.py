@@ -169,6 +169,7 @@ def test_a_chain_of_three_clinics_in_two_zones_routes_to_each_clinics_owners(
         2026, 11, 19, 17, tzinfo=SHANGHAI
     )
     assert adapter.owner_fallback_count == 0
+    assert summary.adapter_counts == {} and "fallback" not in summary.line()
 
 
 def test_a_deactivated_owner_falls_back_says_so_and_reconcile_reports_it(
@@ -199,6 +200,8 @@ def test_a_deactivated_owner_falls_back_says_so_and_reconcile_reports_it(
     assert not any("dr.gone" in w or "@" in w for w in warnings)
     # 2 physician tasks of G-2 (first response, investigation); G-3 has none.
     assert adapter.owner_fallback_count == 2
+    assert summary.adapter_counts == {"owner_fallbacks": 2}
+    assert "owner fallbacks 2" in summary.line()
 
     report = reconcile(
         complaints, adapter=adapter, store=store, policy=Policy.from_settings(settings)

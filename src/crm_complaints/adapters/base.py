@@ -403,6 +403,12 @@ class Adapter(ABC, Generic[ConfigT]):
         ``departments``, ``version``…). Reconciliation compares the two to find drift."""
         return {"version": item.version}
 
+    def run_counts(self) -> Mapping[str, int]:
+        """Running totals an adapter wants in the sync summary beyond writes (the engine
+        reports each one's growth over a run when not zero), e.g. work sent to fallback
+        owners. Default: none."""
+        return {}
+
     def owner_fallbacks(self, item: PlannedComplaint) -> Sequence[OwnerFallback]:
         """Tickets and tasks of a complaint that go to another owner than configured (the
         configured one deactivated or unknown in the CRM). Reconciliation reports them. The

@@ -134,7 +134,11 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
     @property
     def owner_fallback_count(self) -> int:
         """Tickets and tasks written to a fallback owner by this adapter (warned in the log)."""
-        return self.properties.fallbacks.count
+        return self._properties.fallbacks.count if self._properties is not None else 0
+
+    def run_counts(self) -> Mapping[str, int]:
+        """``owner_fallbacks`` for the sync summary (see :mod:`.owners`)."""
+        return {"owner_fallbacks": self.owner_fallback_count}
 
     def auth_hint(self) -> str:
         return f"check the private app token in {self.config.token_env}"
