@@ -360,3 +360,26 @@ def _deactivated(owner: Any) -> Any:
     from dataclasses import replace
 
     return replace(owner, archived=True)
+
+
+def test_hubspot_down_during_the_round_trip_says_check_again_and_leaves_nothing(
+    tmp_path: Path, emulator: HubSpotEmulator
+) -> None:
+    config = write_config(tmp_path, emulator)
+    set_up(config)
+    emulator.script = [(503, '"crm_complaint_id": "CHECK-')]  # the synthetic ticket's upsert
+    result = run_check(config)
+    assert result.exit_code == 2, result.output
+    steps = steps_of(result)
+    assert steps["round trip"]["outcome"] == "failed"
+    assert "retryable" in steps["round trip"]["detail"]
+    assert "check again" in steps["round trip"]["fix"]
+    assert steps["clean up"]["outcome"] == "passed"
+    assert emulator.portal.objects["tickets"] == {} and emulator.portal.objects["tasks"] == {}
+    assert emulator.stats.snapshot()["injected"] == 1
+
+
+def test_an_adapter_without_a_preflight_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["check", "--adapter", "webhook"])
+    assert result.exit_code == 2
+    assert "no preflight check for adapter 'webhook'" in result.output

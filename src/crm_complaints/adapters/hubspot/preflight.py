@@ -51,7 +51,7 @@ from hubspot.crm.tickets import BatchReadInputSimplePublicObjectId as TicketRead
 from hubspot.crm.tickets import SimplePublicObjectId as TicketId
 
 from ...config import Settings
-from ...errors import AdapterError, AuthError, ConfigError
+from ...errors import AdapterError, AuthError, ConfigError, TransientError
 from ...policy import PlannedComplaint, Policy
 from ...preflight import PreflightReport, Step, StepOutcome
 from ...schema import Complaint, Department, Status
@@ -219,13 +219,10 @@ class _Preflight:
             if exc.status == 403 and named:
                 return Step.failed(name, str(exc), self._scope_fix(named))
             return Step.failed(name, str(exc), f"check the token in {self.config.token_env}")
+        except TransientError as exc:  # 429, 5xx, a dropped connection
+            return Step.failed(name, str(exc), "HubSpot was busy or unreachable: check again")
         except AdapterError as exc:
-            retry = getattr(exc, "retry_after", None) is not None or exc.status in (None, 429)
-            fix = (
-                "HubSpot was busy or unreachable: run the check again"
-                if retry
-                else ("see the message; the request HubSpot refused is named in it")
-            )
+            fix = "HubSpot refused the request the message names: fix what it says, check again"
             return Step.failed(name, str(exc), fix)
         except ConfigError as exc:
             return Step.failed(name, str(exc), f"fix {exc.key or 'the config'}")
