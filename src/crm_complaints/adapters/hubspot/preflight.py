@@ -151,7 +151,7 @@ def check(settings: Settings, environ: Mapping[str, str]) -> PreflightReport:
         _skip_rest(report, STEP_TOKEN, "the adapter could not be configured")
         return report
     with adapter:
-        _Preflight(adapter, settings, environ, report).run()
+        _Preflight(adapter, settings, report).run()
     return report
 
 
@@ -181,21 +181,19 @@ class _Preflight:
         self,
         adapter: HubSpotAdapter,
         settings: Settings,
-        environ: Mapping[str, str],
         report: PreflightReport,
     ) -> None:
         self.adapter = adapter
         self.client: HubSpotClient = adapter.client
         self.config = adapter.config
         self.settings = settings
-        self.environ = environ
         self.report = report
         api = self.client.tickets.api_client  # shares the token, host and retry settings
         self.ticket_basic = TicketBasicApi(api_client=api)
         self.task_basic = TaskBasicApi(api_client=self.client.tasks.api_client)
 
     def run(self) -> None:
-        token = self.report.add(self._token_and_scopes())
+        token = self.report.add(self._guarded(STEP_TOKEN, self._token_and_scopes))
         if token.outcome is not StepOutcome.PASSED:
             _skip_rest(self.report, STEP_TOKEN, "the token is missing, refused or lacks scopes")
             return
@@ -295,8 +293,9 @@ class _Preflight:
                         f"HubSpot refused the token in {self.config.token_env} (401)",
                         f"put a current private app token in {self.config.token_env}",
                     )
-                named = _missing_in(exc)
-                missing += [s for s in named if s not in missing] or [need.scope]
+                for scope in _missing_in(exc) or [need.scope]:
+                    if scope not in missing:
+                        missing.append(scope)
         unprobed = [n.scope for n in needs if n.probe is None]
         if missing:
             return Step.failed(
