@@ -9,7 +9,8 @@ Remote reads are bulk: the adapter's ``list_owned`` (HubSpot: a search, 200 tick
 request) and ``list_tasks`` for only the overdue and the recently changed tasks. Everything is
 compared through the generic :class:`~crm_complaints.adapters.base.RemoteRecord`, never a CRM's own
 property names. ``repair`` fixes missing, drifted and stale complaints through the normal sync
-path (same remote objects, idempotent) and never deletes anything remote.
+path (same remote objects, idempotent), and re-pushes owner fallbacks so that tasks written
+before their owner was deactivated move to the fallback owner; it never deletes anything remote.
 """
 
 from __future__ import annotations
@@ -351,7 +352,14 @@ def _repair(
     policy: Policy,
     retry: RetryPolicy | None,
 ) -> None:
-    fixable = {FindingKind.MISSING, FindingKind.DRIFTED, FindingKind.STALE}
+    # An owner fallback is fixable too: tasks written before their owner was deactivated
+    # keep that owner until pushed again (the complaint's version has not changed).
+    fixable = {
+        FindingKind.MISSING,
+        FindingKind.DRIFTED,
+        FindingKind.STALE,
+        FindingKind.OWNER_FALLBACK,
+    }
     force = frozenset(f.complaint_id for f in report.findings if f.kind in fixable)
     if not force:
         return

@@ -399,3 +399,27 @@ def test_emulator_lists_deactivated_owners_only_when_asked(chain_emulator: HubSp
     assert [(o["id"], o["archived"]) for o in archived["results"]] == [("299", True)]
     assert "userId" not in archived["results"][0]
     assert archived["results"][0]["userIdIncludingInactive"] == 299
+
+
+def test_owner_deactivated_after_sync_is_reported_and_repaired(
+    chain_emulator: HubSpotEmulator, store: SqlStateStore
+) -> None:
+    settings = chain_settings()
+    policy = Policy.from_settings(settings)
+    complaints = [make_complaint(id="G-5", clinic="tokyo-ginza", category="medical_quality")]
+    run(ready_adapter(chain_emulator), store, settings, complaints)
+    assert owners_of(chain_emulator, "G-5")["incident_report"] == "205"
+    # Ginza's director leaves: HubSpot deactivates the user. The complaint does not change, so
+    # no sync would touch its tasks again; the ticket (the physician's) shows no drift.
+    chain_emulator.portal.owners = [
+        Owner(o.id, o.email, o.first_name, o.last_name, archived=True) if o.id == "205" else o
+        for o in chain_emulator.portal.owners
+    ]
+    nightly = ready_adapter(chain_emulator)  # a new process: discovery sees the deactivation
+    report = reconcile(complaints, adapter=nightly, store=store, policy=policy, repair=True)
+    assert [f.complaint_id for f in report.of(FindingKind.OWNER_FALLBACK)] == ["G-5"]
+    assert report.of(FindingKind.DRIFTED) == []
+    assert report.repair is not None and report.repair.failed == 0
+    owners = owners_of(chain_emulator, "G-5")
+    assert owners["report_executive"] == owners["incident_report"] == DIRECTOR
+    assert ticket_owner(chain_emulator, "G-5") == "201"
