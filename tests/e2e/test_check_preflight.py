@@ -383,3 +383,16 @@ def test_an_adapter_without_a_preflight_is_a_usage_error(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ["check", "--adapter", "webhook"])
     assert result.exit_code == 2
     assert "no preflight check for adapter 'webhook'" in result.output
+
+
+def test_hubspot_down_while_probing_scopes_is_a_failed_step_not_a_crash(
+    tmp_path: Path, emulator: HubSpotEmulator
+) -> None:
+    # Any request matches "": the first 503 meets the introspection (we fall back to probes),
+    # the second the first probe.
+    emulator.script = [(503, ""), (503, "")]
+    result = run_check(write_config(tmp_path, emulator))
+    assert result.exit_code == 2, result.output
+    token_step = steps_of(result)["token and scopes"]
+    assert token_step["outcome"] == "failed" and "503" in token_step["detail"]
+    assert "check again" in token_step["fix"]
