@@ -27,10 +27,12 @@ import argparse
 import multiprocessing
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -65,16 +67,16 @@ OWNERS = {
 SERVER = os.environ.get("CRM_COMPLAINTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def emulator_main(conn: Connection, limit: int) -> None:
+def emulator_main(conn: Connection, limit: int, window: float) -> None:
     """An emulated portal in its own process; answers the benchmark's questions on ``conn``."""
-    rate = RateLimit(requests=limit, window_seconds=WINDOW, search_requests=None)
+    rate = RateLimit(requests=limit, window_seconds=window, search_requests=None)
     with running_emulator(rate_limit=rate, validate=False) as emulator:
         HubSpotAdapter(
             HubSpotConfig(
                 host=emulator.base_url,
                 owners=OWNERS,
                 rate_limit_requests=limit,
-                rate_limit_window_seconds=WINDOW,
+                rate_limit_window_seconds=window,
             ),
             environ={"HUBSPOT_ACCESS_TOKEN": DEMO_TOKEN},
         ).setup()
@@ -83,6 +85,9 @@ def emulator_main(conn: Connection, limit: int) -> None:
             message = conn.recv()
             if message[0] == "requests":
                 conn.send(emulator.stats.requests)
+            elif message[0] == "cpu":
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                conn.send(usage.ru_utime + usage.ru_stime)
             elif message[0] == "check":
                 tickets = Counter(
                     t.properties.get("crm_complaint_id") for t in emulator.portal.live("tickets")
@@ -124,7 +129,7 @@ class Portal:
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=emulator_main, args=(child, self.limit))
+        self.process = context.Process(target=emulator_main, args=(child, self.limit, WINDOW))
         self.process.start()
         self.base_url = self.conn.recv()
         owners = "\n".join(f'{k} = "{v}"' for k, v in OWNERS.items())
@@ -149,6 +154,11 @@ class Portal:
         self.conn.send(("requests",))
         return int(self.conn.recv())
 
+    def cpu_seconds(self) -> float:
+        """CPU time the emulator's process has used so far."""
+        self.conn.send(("cpu",))
+        return float(self.conn.recv())
+
     def check(self, policy: Policy) -> tuple[int, int, int]:
         """Duplicates, lost objects and contract violations in this portal."""
         keys = [
@@ -164,16 +174,45 @@ class Portal:
             "--adapter", "hubspot", "--config", str(self.config), "--format", "json",
         ]  # fmt: skip
         env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": DEMO_TOKEN}
-        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with (self.folder / f"{self.namespace}.log").open("ab") as log:  # never a full pipe
+            worker = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        threading.Thread(target=_sample_peak, args=(worker.pid,), daemon=True).start()
+        return worker
 
 
-def finish(worker: subprocess.Popen[bytes]) -> tuple[int, float]:
-    """Wait for a worker: its exit code (negative: killed by that signal) and peak RSS in MiB."""
+PEAK_KIB: dict[int, int] = {}
+
+
+def _sample_peak(pid: int) -> None:
+    """A worker's peak RSS: its ``VmHWM`` (the high-water mark of the process's own memory),
+    read until it exits. Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's peak over
+    into a child at exec, so that would report this benchmark's own memory."""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        match = next((line for line in text.splitlines() if line.startswith("VmHWM:")), None)
+        if match is None:  # a zombie: no memory left to measure
+            return
+        PEAK_KIB[pid] = max(PEAK_KIB.get(pid, 0), int(match.split()[1]))
+        time.sleep(0.02)
+
+
+def finish(worker: subprocess.Popen[bytes]) -> tuple[int, float, float]:
+    """Wait for a worker: its exit code (negative: killed by that signal), peak RSS in MiB and
+    CPU seconds (user + system)."""
+    time.sleep(0)  # let the sampler read once more
     _, status, usage = os.wait4(worker.pid, 0)
     worker.returncode = os.waitstatus_to_exitcode(status)
-    if worker.stderr is not None:
-        worker.stderr.close()
-    return worker.returncode, usage.ru_maxrss / 1024
+    return worker.returncode, PEAK_KIB.get(worker.pid, 0) / 1024, usage.ru_utime + usage.ru_stime
+
+
+def last_lines(portal: Portal, count: int = 5) -> str:
+    """The end of a portal's worker log (ids, counts and errors: no personal data)."""
+    lines = (portal.folder / f"{portal.namespace}.log").read_text("utf-8", "replace").splitlines()
+    return "\n".join(lines[-count:])
 
 
 @contextmanager
@@ -224,21 +263,24 @@ def first_syncs(portals: list[Portal], together: bool) -> dict[str, Any]:
     for portal in portals:
         portal.start()
         portal.write_source()
+    emulators_cpu = sum(p.cpu_seconds() for p in portals)
     began = time.perf_counter()
     batches = [portals] if together else [[p] for p in portals]
     for batch in batches:
         started = {p.namespace: (time.perf_counter(), p.requests()) for p in batch}
         workers = {p.namespace: p.worker() for p in batch}
         for portal in batch:
-            code, rss = finish(workers[portal.namespace])
-            assert code == 0, f"{portal.namespace}: sync exited {code}"
+            code, rss, cpu = finish(workers[portal.namespace])
+            assert code == 0, f"{portal.namespace}: exit {code}\n{last_lines(portal)}"
             start, before = started[portal.namespace]
             results[portal.namespace] = {
                 "wall": time.perf_counter() - start,
                 "requests": portal.requests() - before,
                 "rss": rss,
+                "cpu": cpu,
             }
     results["total"] = time.perf_counter() - began
+    results["emulators_cpu"] = sum(p.cpu_seconds() for p in portals) - emulators_cpu
     return results
 
 
@@ -255,8 +297,9 @@ def second_worker_exit(portal: Portal) -> int:
         while not conn.execute(query).fetchone()[0] and time.monotonic() < deadline:  # type: ignore[index]
             time.sleep(0.02)
     second = portal.worker()
-    code, _ = finish(second)
-    assert finish(first)[0] == 0
+    code, _, _ = finish(second)
+    first_code, _, _ = finish(first)
+    assert first_code == 0, f"{portal.namespace}: exit {first_code}\n{last_lines(portal)}"
     return code
 
 
@@ -309,7 +352,15 @@ def main() -> None:
     parser.add_argument("--portals", type=int, default=4, choices=range(1, len(NAMES) + 1))
     parser.add_argument("--complaints", type=int, default=5_000, help="per portal")
     parser.add_argument("--rounds", type=int, default=10, help="SIGKILL rounds")
+    parser.add_argument(
+        "--window-seconds",
+        type=float,
+        default=1.0,
+        help="the rate window: 1 (default) runs ten times faster than HubSpot, 10 at its pace",
+    )
     args = parser.parse_args()
+    global WINDOW
+    WINDOW = args.window_seconds
     policy = Policy()
     rng = random.Random(13)
     count = args.portals
@@ -362,6 +413,14 @@ def main() -> None:
         count * args.complaints
     )
     print(f"requests per complaint: alone {alone_rate:.4f}, together {together_rate:.4f}")
+    workers_cpu = sum(together[p.namespace]["cpu"] for p in portals)
+    busy = (workers_cpu + together["emulators_cpu"]) / together["total"]
+    print(
+        f"CPU of the all-at-once run: workers {workers_cpu:.1f} s, emulators "
+        f"{together['emulators_cpu']:.1f} s in {together['total']:.1f} s = {busy:.2f} cores busy "
+        f"of this machine's {os.cpu_count()} (the slowest portal alone used "
+        f"{max(alone[p.namespace]['cpu'] for p in portals):.1f} s)"
+    )
     first_total = count * args.complaints
     print(
         f"state database after the first syncs: {rows:,} rows, {size / 2**20:.1f} MiB for "
