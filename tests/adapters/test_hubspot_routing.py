@@ -423,3 +423,59 @@ def test_owner_deactivated_after_sync_is_reported_and_repaired(
     owners = owners_of(chain_emulator, "G-5")
     assert owners["report_executive"] == owners["incident_report"] == DIRECTOR
     assert ticket_owner(chain_emulator, "G-5") == "201"
+
+
+def second_pipeline(emulator: HubSpotEmulator) -> None:
+    """A "China Pipeline" beside the demo's, with the same stage labels and its own ids."""
+    demo = emulator.portal.pipelines[0]
+    emulator.portal.pipelines = [
+        demo,
+        {
+            **demo,
+            "id": "7",
+            "label": "China Pipeline",
+            "displayOrder": 1,
+            "stages": [{**stage, "id": f"7{stage['id']}"} for stage in demo["stages"]],
+        },
+    ]
+
+
+def test_a_clinic_may_have_its_own_pipeline(
+    chain_emulator: HubSpotEmulator, store: SqlStateStore
+) -> None:
+    second_pipeline(chain_emulator)
+    settings = chain_settings()
+    adapter = ready_adapter(chain_emulator, clinic_pipelines={"shanghai-jingan": "China Pipeline"})
+    complaints = [
+        make_complaint(id="S-7", clinic="shanghai-jingan", status="acknowledged"),
+        make_complaint(id="G-7", clinic="tokyo-ginza", status="acknowledged"),
+    ]
+    summary = run(adapter, store, settings, complaints)
+    assert (summary.created, summary.quarantined) == (2, 0)
+    tickets = {
+        t.properties["crm_complaint_id"]: t.properties
+        for t in chain_emulator.portal.live("tickets")
+    }
+    assert (tickets["S-7"]["hs_pipeline"], tickets["S-7"]["hs_pipeline_stage"]) == ("7", "73")
+    assert (tickets["G-7"]["hs_pipeline"], tickets["G-7"]["hs_pipeline_stage"]) == ("0", "3")
+    # Reading back knows both pipelines' stages: no drift, and a close there is seen.
+    chain_emulator.portal.objects["tickets"][
+        next(
+            t.id
+            for t in chain_emulator.portal.live("tickets")
+            if t.properties["crm_complaint_id"] == "S-7"
+        )
+    ].properties["hs_pipeline_stage"] = "74"
+    report = reconcile(
+        complaints, adapter=adapter, store=store, policy=Policy.from_settings(settings)
+    )
+    assert report.of(FindingKind.DRIFTED) == []
+    moved = report.of(FindingKind.STATUS_MOVED)
+    assert [(f.complaint_id, f.theirs) for f in moved] == [("S-7", "Closed")]
+
+
+def test_an_unknown_clinic_pipeline_names_its_key(chain_emulator: HubSpotEmulator) -> None:
+    adapter = ready_adapter(chain_emulator, clinic_pipelines={"taipei-daan": "Nope"})
+    with pytest.raises(ConfigError) as caught:
+        adapter.portal()
+    assert caught.value.key == "adapters.hubspot.clinic_pipelines.taipei-daan"

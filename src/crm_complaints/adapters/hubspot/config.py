@@ -28,6 +28,9 @@ class HubSpotConfig(BaseModel):
     host: str = DEFAULT_HOST
     allow_insecure_http: bool = False
     pipeline: str = "Support Pipeline"
+    clinic_pipelines: dict[str, str] = Field(default_factory=dict)
+    """Clinic id → the ticket pipeline (by label) of that clinic's tickets; ``stages`` names
+    their stages. Clinics not listed use ``pipeline``."""
     stages: dict[Status, str] = Field(
         default_factory=lambda: {
             Status.RECEIVED: "New",

@@ -7,7 +7,7 @@ ConfigError naming the key. Setup creates our property group and properties, ide
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -75,6 +75,12 @@ class Portal:
     category_values: Mapping[Category, str]
     owners: OwnerDirectory = field(default_factory=OwnerDirectory)
     """Every owner by e-mail, active and deactivated, for per-clinic routing (see .owners)."""
+    clinic_pipelines: Mapping[str, tuple[str, Mapping[Status, str]]] = field(default_factory=dict)
+    """Clinic id → (pipeline id, stage ids) for clinics with a pipeline of their own."""
+
+    def pipeline_for(self, clinic: str) -> tuple[str, Mapping[Status, str]]:
+        """The pipeline and stage ids a clinic's tickets go to."""
+        return self.clinic_pipelines.get(clinic, (self.pipeline_id, self.stage_ids))
 
 
 def discover(
@@ -88,23 +94,15 @@ def discover(
         "pipelines",
         partial(client.call, "read pipelines", client.pipelines.get_all, object_type="tickets"),
     )
-    pipeline = next((p for p in pipelines.results if p.label == config.pipeline), None)
-    if pipeline is None:
-        known = sorted(p.label for p in pipelines.results)
-        raise ConfigError(
-            f"no ticket pipeline labelled {config.pipeline!r} (the portal has {known})",
-            key="adapters.hubspot.pipeline",
+    pipeline, stage_ids = _pipeline(pipelines.results, config, config.pipeline, "pipeline")
+    used = [pipeline]
+    clinic_pipelines: dict[str, tuple[str, Mapping[Status, str]]] = {}
+    for clinic, label in config.clinic_pipelines.items():
+        found, found_stages = _pipeline(
+            pipelines.results, config, label, f"clinic_pipelines.{clinic}"
         )
-    by_label = {s.label: s.id for s in pipeline.stages}
-    stage_ids: dict[Status, str] = {}
-    for status in Status:
-        wanted = config.stages.get(status)
-        if wanted is None or wanted not in by_label:
-            raise ConfigError(
-                f"pipeline {config.pipeline!r} has no stage {wanted!r} (it has {sorted(by_label)})",
-                key=f"adapters.hubspot.stages.{status.value}",
-            )
-        stage_ids[status] = by_label[wanted]
+        clinic_pipelines[clinic] = (found.id, found_stages)
+        used.append(found)
     owners: OwnerDirectory = read.once("owners", partial(_owner_directory, client))
     owner_ids: dict[Department, str] = {}
     for department, email in config.owners.items():
@@ -125,12 +123,16 @@ def discover(
     portal = Portal(
         pipeline_id=pipeline.id,
         stage_ids=stage_ids,
-        stage_labels={s.id: s.label for s in pipeline.stages},
+        stage_labels={s.id: s.label for p in used for s in p.stages},
         closed_stage_ids=frozenset(
-            s.id for s in pipeline.stages if (s.metadata or {}).get("ticketState") == "CLOSED"
+            s.id
+            for p in used
+            for s in p.stages
+            if (s.metadata or {}).get("ticketState") == "CLOSED"
         ),
         owner_ids=owner_ids,
         owners=owners,
+        clinic_pipelines=clinic_pipelines,
         priority_values={
             severity: _option(priorities, wanted, f"adapters.hubspot.priorities.{severity.value}")
             for severity, wanted in config.priorities.items()
@@ -142,6 +144,30 @@ def discover(
     )
     _require_our_properties(read, config)
     return portal
+
+
+def _pipeline(
+    pipelines: Sequence[Any], config: HubSpotConfig, label: str, key: str
+) -> tuple[Any, dict[Status, str]]:
+    """A ticket pipeline by label and its stage ids for every status (``stages`` labels)."""
+    pipeline = next((p for p in pipelines if p.label == label), None)
+    if pipeline is None:
+        known = sorted(p.label for p in pipelines)
+        raise ConfigError(
+            f"no ticket pipeline labelled {label!r} (the portal has {known})",
+            key=f"adapters.hubspot.{key}",
+        )
+    by_label = {s.label: s.id for s in pipeline.stages}
+    stage_ids: dict[Status, str] = {}
+    for status in Status:
+        wanted = config.stages.get(status)
+        if wanted is None or wanted not in by_label:
+            raise ConfigError(
+                f"pipeline {label!r} has no stage {wanted!r} (it has {sorted(by_label)})",
+                key=f"adapters.hubspot.stages.{status.value}",
+            )
+        stage_ids[status] = by_label[wanted]
+    return pipeline, stage_ids
 
 
 class _Reads:

@@ -84,10 +84,11 @@ class Properties:
         complaint, plan = item.complaint, item.plan
         view = allowed_view(complaint, self.allowed_fields)
         summary = view.get("summary") or label(complaint.category, plan.language)
+        pipeline_id, stage_ids = portal.pipeline_for(complaint.clinic)
         props = {
             "subject": f"[{complaint.id}] {summary}"[:250],
-            "hs_pipeline": portal.pipeline_id,
-            "hs_pipeline_stage": portal.stage_ids[complaint.status],
+            "hs_pipeline": pipeline_id,
+            "hs_pipeline_stage": stage_ids[complaint.status],
             "hs_ticket_priority": portal.priority_values[plan.severity],
             "crm_complaint_id": complaint.id,
             "crm_category": complaint.category.value,
