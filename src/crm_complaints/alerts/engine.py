@@ -224,8 +224,17 @@ def run_alerts(
         done_remote = _done_in_crm(report, store, remote, now, config) if remote else set()
         ledger = Ledger(store.engine, store.namespace)
         sent = ledger.sent({a.complaint_id for a in report.alerts})
+        due: dict[tuple[str, Level], list[Alert]] = {}
         for alert in report.alerts:
-            _deliver(alert, ledger, sent, done_remote, notifier, dry_run)
+            for channel in _triage(alert, sent, done_remote, dry_run):
+                due.setdefault((channel, alert.level), []).append(alert)
+        for (channel, level), group in due.items():
+            if notifier is None:
+                raise ValueError("a notifier is needed unless dry_run")
+            _send(channel, level, group, ledger, notifier)
+        for alert in report.alerts:
+            if alert.outcomes:
+                alert.outcome = _overall(alert.outcomes.values())
     return report
 
 
@@ -273,17 +282,16 @@ def _done_in_crm(
     }
 
 
-def _deliver(
+def _triage(
     alert: Alert,
-    ledger: Ledger,
     sent: set[Delivery],
     done_remote: set[tuple[str, str]],
-    notifier: Notifier | None,
     dry_run: bool,
-) -> None:
+) -> list[str]:
+    """The channels this alert must be sent to now; the others get their outcome here."""
     if (alert.complaint_id, alert.task) in done_remote:
         alert.outcome = Outcome.DONE_IN_CRM
-        return
+        return []
     if not alert.channels:
         alert.outcome = Outcome.UNROUTED
         log.warning(
@@ -292,32 +300,45 @@ def _deliver(
             alert.complaint_id,
             alert.task,
         )
-        return
+        return []
+    to_send = []
     for channel in alert.channels:
-        delivery = Delivery(alert.complaint_id, alert.task, alert.level.value, channel)
-        if delivery in sent:
+        if Delivery(alert.complaint_id, alert.task, alert.level.value, channel) in sent:
             alert.outcomes[channel] = Outcome.ALREADY_SENT
-        elif alert.held_until is not None or alert.outcomes.get(channel) is Outcome.HELD:
+        elif alert.held_until is not None:
             alert.outcomes[channel] = Outcome.HELD
         elif dry_run:
             alert.outcomes[channel] = Outcome.WOULD_SEND
         else:
-            if notifier is None:
-                raise ValueError("a notifier is needed unless dry_run")
-            ledger.claim(delivery, alert.due_at)
-            error = notifier.send(channel, alert.text)
-            ledger.settle(delivery, error)
-            alert.outcomes[channel] = Outcome.SENT if error is None else Outcome.FAILED
-            if error is not None:
-                log.warning(
-                    "alert %s of %s/%s to %s failed: %s",
-                    alert.level.value,
-                    alert.complaint_id,
-                    alert.task,
-                    channel,
-                    error,
-                )
-    alert.outcome = _overall(alert.outcomes.values())
+            to_send.append(channel)
+    return to_send
+
+
+def _send(
+    channel: str, level: Level, group: list[Alert], ledger: Ledger, notifier: Notifier
+) -> None:
+    """One message per channel and level and run (apprise spaces a channel's messages by
+    seconds, and people read one list better than ten pings); claimed, sent, settled."""
+    deliveries = [Delivery(a.complaint_id, a.task, level.value, channel) for a in group]
+    ledger.claim([(d, a.due_at) for d, a in zip(deliveries, group, strict=True)])
+    error = notifier.send(channel, combine(group))
+    ledger.settle(deliveries, error)
+    for alert in group:
+        alert.outcomes[channel] = Outcome.SENT if error is None else Outcome.FAILED
+    if error is not None:
+        log.warning("%d %s alert(s) to %s failed: %s", len(group), level.value, channel, error)
+
+
+def combine(group: Sequence[Alert]) -> AlertText:
+    """One alert as is; several as a list under a title counting them."""
+    if len(group) == 1:
+        return group[0].text
+    first = group[0].text.title
+    level = first[: first.index("]") + 1]
+    ids = sorted({a.complaint_id for a in group})
+    shown = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
+    title = f"{level} {len(group)} · {shown}"
+    return AlertText(title=title, body="\n\n".join(f"{a.text.title}\n{a.text.body}" for a in group))
 
 
 def _overall(outcomes: Iterable[Outcome]) -> Outcome:

@@ -2,8 +2,8 @@
 
 Protocol (at most one duplicate in a crash window, never a lost alert):
 
-1. **claim**: before sending, the row is written ``sending`` and committed;
-2. **send** through apprise;
+1. **claim**: before sending, the rows are written ``sending`` and committed;
+2. **send** through apprise (one message per channel and level per run, listing its alerts);
 3. **settle**: ``sent`` when apprise confirmed delivery, ``failed`` (with the reason) otherwise.
 
 A run skips only ``sent`` rows. A process killed between 1 and 3 leaves ``sending``: the next
@@ -15,7 +15,7 @@ table there, is keyed by the store's namespace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -95,36 +95,37 @@ class Ledger:
             )
             return {Delivery(*row[:4]): row[4] for row in rows}
 
-    def claim(self, delivery: Delivery, due_at: datetime) -> None:
-        """Step 1: written ``sending`` and committed before anything is sent."""
+    def claim(self, deliveries: Sequence[tuple[Delivery, datetime]]) -> None:
+        """Step 1: each (delivery, due time) written ``sending``, committed before sending."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                notifications.update()
-                .where(*self._key(delivery))
-                .values(
-                    state=DeliveryState.SENDING.value,
-                    due_at=due_at,
-                    attempts=notifications.c.attempts + 1,
-                    updated_at=now,
-                )
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    notifications.insert().values(
-                        namespace=self.namespace,
-                        complaint_id=delivery.complaint_id,
-                        task=delivery.task,
-                        level=delivery.level,
-                        channel=delivery.channel,
+            for delivery, due_at in deliveries:
+                updated = conn.execute(
+                    notifications.update()
+                    .where(*self._key(delivery))
+                    .values(
                         state=DeliveryState.SENDING.value,
                         due_at=due_at,
-                        attempts=1,
+                        attempts=notifications.c.attempts + 1,
                         updated_at=now,
                     )
                 )
+                if updated.rowcount == 0:
+                    conn.execute(
+                        notifications.insert().values(
+                            namespace=self.namespace,
+                            complaint_id=delivery.complaint_id,
+                            task=delivery.task,
+                            level=delivery.level,
+                            channel=delivery.channel,
+                            state=DeliveryState.SENDING.value,
+                            due_at=due_at,
+                            attempts=1,
+                            updated_at=now,
+                        )
+                    )
 
-    def settle(self, delivery: Delivery, error: str | None) -> None:
+    def settle(self, deliveries: Iterable[Delivery], error: str | None) -> None:
         """Step 3: ``sent`` when ``error`` is None, else ``failed`` with the reason."""
         now = datetime.now(UTC)
         values: dict[str, object] = {"updated_at": now, "last_error": error}
@@ -133,7 +134,8 @@ class Ledger:
         else:
             values.update(state=DeliveryState.FAILED.value)
         with self.engine.begin() as conn:
-            conn.execute(notifications.update().where(*self._key(delivery)).values(**values))
+            for delivery in deliveries:
+                conn.execute(notifications.update().where(*self._key(delivery)).values(**values))
 
     def _key(self, delivery: Delivery) -> tuple[sa.ColumnElement[bool], ...]:
         t = notifications.c
