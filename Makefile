@@ -27,8 +27,10 @@ browser:
 # or the one named by CRM_COMPLAINTS_TEST_POSTGRES. When nothing answers there, Debian's
 # postgresql is installed if missing, a cluster created if none exists, local trust set for
 # user postgres on 127.0.0.1, and the cluster started as the postgres user; database test is
-# created if missing. Quick and idempotent when a server is already up.
-PG_UP = $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1).close()"
+# created if missing (a cluster of its own when none listens on PG_PORT). Quick and idempotent
+# when a server is already up.
+PG_PORT ?= 5432
+PG_UP = $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(PG_PORT)), 1).close()"
 PG_TRUST = host all postgres 127.0.0.1/32 trust
 
 postgres: $(STAMP)
@@ -37,17 +39,17 @@ postgres: $(STAMP)
 	  echo "starting PostgreSQL for the tests"; \
 	  command -v pg_ctlcluster >/dev/null 2>&1 || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; \
-	  if [ -z "$$(pg_lsclusters -h)" ]; then \
-	    pg_createcluster --port 5432 "$$(ls /usr/lib/postgresql | sort -n | tail -1)" main >/dev/null; fi; \
-	  set -- $$(pg_lsclusters -h | awk '$$3 == 5432 { print $$1, $$2; exit }'); \
-	  [ -n "$$1" ] || { echo "no PostgreSQL cluster on port 5432: see pg_lsclusters"; exit 1; }; \
+	  if [ -z "$$(pg_lsclusters -h | awk '$$3 == $(PG_PORT)')" ]; then \
+	    pg_createcluster --port $(PG_PORT) "$$(ls /usr/lib/postgresql | sort -n | tail -1)" \
+	      "crm_test_$(PG_PORT)" >/dev/null; fi; \
+	  set -- $$(pg_lsclusters -h | awk '$$3 == $(PG_PORT) { print $$1, $$2; exit }'); \
 	  hba="$$(pg_conftool -s "$$1" "$$2" show hba_file)"; \
 	  grep -qx '$(PG_TRUST)' "$$hba" || sed -i '1i $(PG_TRUST)' "$$hba"; \
 	  pg_ctlcluster "$$1" "$$2" start 2>/dev/null || pg_ctlcluster "$$1" "$$2" reload; \
 	  for i in $$(seq 100); do $(PG_UP) 2>/dev/null && break; sleep 0.2; done; \
 	fi; \
 	$(BIN)/python -c "import psycopg; \
-	c = psycopg.connect('postgresql://postgres@127.0.0.1:5432/postgres', autocommit=True); \
+	c = psycopg.connect('postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres', autocommit=True); \
 	made = c.execute(\"select 1 from pg_database where datname = 'test'\").fetchone(); \
 	made or c.execute('create database test')"
 
