@@ -2,11 +2,11 @@
 
 The rule (``policy.pause_statuses``, off by default): a pause runs from the moment the
 complaint entered a pause status (``status_changes``) to the moment it entered any other
-status. A task that depends on the patient (:data:`PAUSABLE`) and whose clock was running at
-the start of a pause gets its due date moved by the clinic's **opening time** inside the pause:
-a pause from Friday 16:00 to Monday 09:00 costs one business hour (Friday 16:00-17:00), not a
-weekend, and the hour is added through opening hours (past the lunch break, nights, holidays,
-year-end closures). A pause that starts after the due date moves nothing: late stays late. While
+status. A business-day task (:data:`PAUSABLE`) whose clock was running at the start of a pause
+gets its due date moved by the clinic's **opening time** inside the pause: at a clinic open
+Monday to Friday 08:00-17:00, a pause from Friday 16:00 to Monday 09:00 costs two hours (Friday
+16-17, Monday 8-9), not a weekend, and the two hours are added through opening hours (past the
+lunch break, nights, holidays, year-end closures). A pause that starts after the due date moves nothing: late stays late. While
 a complaint is still paused its tasks carry ``paused_since`` and no alert or reminder fires.
 
 Pure functions of the calendar and the complaint (no clock, no I/O), like the rest of the plan.
@@ -22,10 +22,10 @@ from .schema import Complaint, Status
 
 __all__ = ["PAUSABLE", "add_opening_time", "opening_time_between", "pause_intervals", "paused_due"]
 
-PAUSABLE = frozenset({"investigation", "resolution_plan", "follow_up"})
-"""Task kinds that wait on the patient: the facts, the answer to a proposal, the satisfaction.
-The reports and the first response run on the clock whatever happens; the incident report is
-the clinic's own (recurrence prevention) and does not wait either."""
+PAUSABLE = frozenset({"investigation", "resolution_plan", "incident_report", "follow_up"})
+"""The business-day tasks: while the patient is to answer, the facts, the plan, the incident
+report (which records the outcome) and the satisfaction call all wait. The dual-path reports
+and the two-hour first response run on the clock whatever happens."""
 
 Interval = tuple[datetime, datetime | None]
 _SEARCH_DAYS = 800
@@ -71,6 +71,8 @@ def opening_time_between(calendar: BusinessCalendar, start: datetime, end: datet
     total = timedelta()
     if end <= start:
         return total
+    if end - start > timedelta(days=_SEARCH_DAYS):  # a typo'd year must not cost minutes
+        raise ValueError("a pause longer than two years: check the status changes")
     zone = calendar.zone
     day = start.astimezone(zone).date()
     last = end.astimezone(zone).date()

@@ -149,7 +149,8 @@ fri = ["09:00-18:00"]
 front_desk = ["ALERTS_DESK"]
 physician = ["ALERTS_DOCTOR"]
 care_staff = ["ALERTS_CARE"]
-management = ["ALERTS_MGMT"{mail}]
+management = ["ALERTS_MGMT"]
+{mail}
 
 [alerts.clinics.new-york-soho]
 front_desk = ["ALERTS_NY_DESK"]
@@ -364,7 +365,7 @@ def test_escalation_by_email_to_a_local_smtp_server(
 ) -> None:
     monkeypatch.setenv("ALERTS_MAIL", mailbox.url("director@clinic.example"))
     setup["config"].write_text(
-        CONFIG.format(state=setup["state"], mail=', "ALERTS_MAIL"'), encoding="utf-8"
+        CONFIG.format(state=setup["state"], mail='escalation = ["ALERTS_MAIL"]'), encoding="utf-8"
     )
     write(setup["source"], LATE_CALL)
     code, _ = run(setup, "2026-11-25T10:51:00+09:00")
