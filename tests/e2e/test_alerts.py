@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
@@ -503,3 +504,57 @@ def test_management_alerted_once_over_two_runs_and_a_sigkill_between(
         )
     finally:
         store.close()
+
+
+class Recorder:
+    """A notifier that keeps what it was given (for library-level runs)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, channel: str, text: Any) -> str | None:
+        self.sent.append((channel, text.body))
+        return None
+
+
+def test_check_remote_skips_tasks_completed_in_the_crm_with_one_bulk_read(
+    emulator: Any, tmp_path: Path
+) -> None:
+    from crm_complaints.alerts.engine import run_alerts
+    from crm_complaints.alerts.settings import AlertsConfig
+    from crm_complaints.policy import Policy
+    from crm_complaints.retry import RetryPolicy
+    from crm_complaints.sync import sync
+    from tests.conftest import make_complaint
+    from tests.hubspot_support import make_adapter
+
+    complaints = [make_complaint(**{**LATE_CALL, "id": f"GNZ-R-{n}"}) for n in range(3)]
+    config = AlertsConfig(channels={"front_desk": ["A"], "management": ["B"]})
+    store = open_store(tmp_path / "state.db")
+    adapter = make_adapter(emulator)
+    try:
+        adapter.setup()
+        sync(complaints, adapter=adapter, store=store, retry=RetryPolicy.no_wait())
+        for task in emulator.portal.live("tasks"):  # the first response done in HubSpot
+            if task.properties["crm_task_key"].startswith("GNZ-R-0:initial_response"):
+                emulator.portal.update("tasks", task.id, {"hs_task_status": "COMPLETED"})
+        calls = adapter.calls
+        report = run_alerts(
+            complaints,
+            policy=Policy(),
+            config=config,
+            store=store,
+            notifier=Recorder(),
+            now=datetime.fromisoformat("2026-11-25T10:51:00+09:00"),
+            remote=adapter,
+        )
+        reads = adapter.calls - calls
+    finally:
+        adapter.close()
+        store.close()
+    outcome = {(a.complaint_id, a.task, a.level.value): a.outcome.value for a in report.alerts}
+    assert outcome[("GNZ-R-0", "initial_response", "escalation")] == "done_in_crm"
+    assert outcome[("GNZ-R-0", "initial_response", "overdue")] == "done_in_crm"
+    assert outcome[("GNZ-R-1", "initial_response", "escalation")] == "sent"
+    assert outcome[("GNZ-R-0", "report_executive", "overdue")] == "sent"
+    assert reads == report.remote_reads and 1 <= reads <= 2  # one bulk read (paged)
