@@ -558,3 +558,64 @@ def test_check_remote_skips_tasks_completed_in_the_crm_with_one_bulk_read(
     assert outcome[("GNZ-R-1", "initial_response", "escalation")] == "sent"
     assert outcome[("GNZ-R-0", "report_executive", "overdue")] == "sent"
     assert reads == report.remote_reads and 1 <= reads <= 2  # one bulk read (paged)
+
+
+SCHEDULES = REPO / "examples" / "schedules"
+
+
+@pytest.mark.parametrize(("code", "logged"), [(0, ""), (4, ""), (3, "warning"), (2, "err")])
+def test_the_crontab_runs_alerts_every_5_minutes_and_logs_what_needs_a_person(
+    tmp_path: Path, code: int, logged: str
+) -> None:
+    [line] = [
+        entry
+        for entry in (SCHEDULES / "crontab").read_text(encoding="utf-8").splitlines()
+        if "crm-complaints alerts" in entry and not entry.startswith("#")
+    ]
+    assert line.startswith("*/5 * * * *")
+    command = line.split(None, 6)[6]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (
+        ("crm-complaints", f"exit {code}"),
+        ("logger", f'echo "$@" >> {tmp_path}/log'),
+    ):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "env").write_text("ALERTS_MGMT=json://127.0.0.1/x\n", encoding="utf-8")
+    command = command.replace("/etc/crm-complaints/env", str(tmp_path / "env"))
+    command = command.replace("/var/log/crm-complaints/", f"{tmp_path}/")
+    result = subprocess.run(
+        ["sh", "-c", command],
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    log = (tmp_path / "log").read_text() if (tmp_path / "log").exists() else ""
+    assert (f"user.{logged}" in log) if logged else log == ""
+
+
+def test_systemd_and_kubernetes_examples_run_alerts_every_5_minutes() -> None:
+    import kubernetes_validate
+    import yaml
+
+    timer = (SCHEDULES / "crm-complaints-alerts.timer").read_text(encoding="utf-8")
+    assert "OnCalendar=*:0/5" in timer
+    service = (SCHEDULES / "crm-complaints-alerts.service").read_text(encoding="utf-8")
+    assert "crm-complaints alerts" in service and "EnvironmentFile=" in service
+    [cronjob] = [
+        d
+        for d in yaml.safe_load_all(
+            (SCHEDULES / "kubernetes-alerts-cronjob.yaml").read_text(encoding="utf-8")
+        )
+        if d
+    ]
+    kubernetes_validate.validate(cronjob, "1.30.0", strict=True)
+    assert cronjob["spec"]["schedule"] == "*/5 * * * *"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][0] == "alerts" and container["envFrom"][0]["secretRef"]
+    for text in (timer, service, yaml.safe_dump(cronjob)):
+        assert "json://" not in text and "slack://" not in text and "mailto://" not in text
