@@ -8,6 +8,7 @@ it is replaced by a 500 and recorded too. Checked with ``openapi-core``.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -20,6 +21,8 @@ from werkzeug.wrappers import Request, Response
 from .wire import HubSpotError, error_response, json_response
 
 __all__ = ["SPEC_FILES", "Contract"]
+
+_log = logging.getLogger(__name__)
 
 SPEC_FILES = {
     "/crm/v3/objects/tickets": "tickets.json",
@@ -78,6 +81,14 @@ class Contract:
                 )
         except Exception as exc:
             self.violations.append(f"response {request.method} {request.path}: {_cause(exc)}")
+            # Shown wherever the emulator runs; the route and the kind only, since a violation's
+            # text can quote the answer's values.
+            _log.warning(
+                "the emulator's answer to %s %s broke HubSpot's contract (%s)",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
             return json_response(
                 500,
                 {

@@ -18,8 +18,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from .contract import Contract
-from .endpoints import Endpoints
+from .endpoints import URL_MAP, Endpoints
 from .faults import ConnectionDropped, FaultInjector, Faults
+from .operations import Operations
 from .portal import Portal, demo_portal
 from .traffic import RateLimit, Stats, Traffic
 from .wire import HubSpotError, error_response, json_response
@@ -74,9 +75,12 @@ class HubSpotEmulator:
         rate_limit: RateLimit | None = None,
         faults: Faults | None = None,
         validate: bool = True,
+        scopes: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        """``scopes``: what the private app's token was granted (None: every scope the specs
+        name); an operation whose ``security`` the token does not meet answers 403."""
         self.portal = portal or demo_portal()
         self.token = token
         self.stats = Stats()
@@ -87,6 +91,7 @@ class HubSpotEmulator:
         )
         self.base_url = f"http://{host}:{self.server.server_port}"
         self._contract = Contract(self.base_url, enabled=validate)
+        self._operations = Operations(URL_MAP, scopes)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -140,6 +145,7 @@ class HubSpotEmulator:
         stages: tuple[Stage, ...] = (
             self._faults.check,
             self._check_token,
+            self._operations.check,
             self._traffic.check,
             self._contract.check_request,
         )

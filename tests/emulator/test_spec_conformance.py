@@ -1,0 +1,111 @@
+"""The emulator against HubSpot's own specs: schemathesis drives every spec'd operation.
+
+Zero server errors, zero answers that break the spec, and 405 (with ``Allow``) for methods a
+path does not declare. Examples per operation are bounded so the run stays within a minute or
+two; the seed is fixed so a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from crm_complaints.emulator import DEMO_TOKEN, HubSpotEmulator, RateLimit, running_emulator
+from crm_complaints.emulator.contract import SPEC_FILES
+from crm_complaints.emulator.operations import all_scopes
+
+SPECS = Path(__file__).resolve().parents[2] / "src" / "crm_complaints" / "emulator" / "specs"
+CHECKS = "not_a_server_error,response_schema_conformance,unsupported_method"
+
+
+@pytest.mark.parametrize("spec", sorted(SPEC_FILES.values()))
+def test_schemathesis_finds_nothing(spec: str) -> None:
+    with running_emulator(rate_limit=RateLimit(requests=1_000_000)) as emulator:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "schemathesis.cli", "run", str(SPECS / spec),
+                "--url", emulator.base_url,
+                "-H", f"Authorization: Bearer {DEMO_TOKEN}",
+                "--checks", CHECKS,
+                "--phases", "examples,coverage,fuzzing",
+                "--max-examples", "15", "--seed", "7", "--workers", "1",
+            ],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-4000:]
+        assert emulator.violations == []
+
+
+@pytest.fixture
+def emulator() -> HubSpotEmulator:  # type: ignore[misc]
+    with running_emulator(scopes={"tickets", "crm.objects.owners.read"}) as running:
+        yield running
+
+
+def send(
+    emulator: HubSpotEmulator, method: str, path: str, body: bytes | None = None
+) -> requests.Response:
+    return requests.request(
+        method,
+        emulator.base_url + path,
+        data=body,
+        headers={"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+
+
+def test_an_undeclared_method_is_405_with_allow(emulator: HubSpotEmulator) -> None:
+    answer = send(emulator, "PUT", "/crm/v3/objects/tickets/batch/create", b"{}")
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    assert answer.json()["status"] == "error"
+
+
+def test_a_body_that_is_not_utf8_json_is_400_not_500(emulator: HubSpotEmulator) -> None:
+    answer = send(emulator, "POST", "/crm/v3/objects/tickets/batch/create", b"\xff\xfe{")
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("Invalid input JSON")
+
+
+def test_an_operation_not_emulated_says_so(emulator: HubSpotEmulator) -> None:
+    answer = send(
+        emulator,
+        "POST",
+        "/crm/v3/objects/tickets/merge",
+        b'{"objectIdToMerge": "1", "primaryObjectId": "2"}',
+    )
+    assert answer.status_code == 400
+    assert answer.json()["category"] == "NOT_EMULATED"
+    assert "does not emulate" in answer.json()["message"]
+
+
+def test_a_token_without_a_scope_gets_hubspots_403(emulator: HubSpotEmulator) -> None:
+    assert send(emulator, "GET", "/crm/v3/objects/tickets?limit=1").status_code == 200
+    refused = send(emulator, "GET", "/crm/v3/objects/tasks?limit=1")
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["category"] == "MISSING_SCOPES"
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.tasks.read"]
+
+
+def test_the_default_token_holds_every_scope_the_specs_name() -> None:
+    scopes = all_scopes()
+    assert {"tickets", "crm.objects.contacts.write", "crm.schemas.contacts.read"} <= scopes
+    with running_emulator() as emulator:
+        assert send(emulator, "GET", "/crm/v3/objects/tasks?limit=1").status_code == 200
+
+
+def test_contract_violations_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with running_emulator() as emulator:
+        emulator.portal.owners[0].email = 12  # type: ignore[assignment]  # breaks the answer
+        with caplog.at_level("WARNING"):
+            answer = send(emulator, "GET", "/crm/v3/owners")
+        assert answer.status_code == 500
+        assert emulator.violations
+    assert any("broke HubSpot's contract" in r.getMessage() for r in caplog.records)
+    assert json.dumps([r.getMessage() for r in caplog.records]).count("12") == 0
