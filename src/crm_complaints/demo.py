@@ -3,6 +3,7 @@
 Plans the sample complaints; starts the local HubSpot emulator, runs setup and a sync, and
 shows what HubSpot now holds, read back through the API; then syncs the same complaints to the
 reference signed-webhook receiver. Each sync runs twice: the second costs zero remote calls.
+Last, one alert: a first response missed by 31 minutes, escalated to management.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .adapters.hubspot import HubSpotAdapter
+from .alerts.demo import show_alert
 from .config import Settings, StateConfig
 from .emulator import DEMO_TOKEN, running_emulator
 from .errors import RecordError
@@ -62,9 +64,24 @@ def run_demo(source: Path, settings: Settings, console: Console) -> int:
         hubspot_ok = _hubspot(complaints, settings, policy, Path(tmp), console)
     with tempfile.TemporaryDirectory(prefix="crm-complaints-demo-") as tmp:
         webhook_ok = _webhook(complaints, settings, Path(tmp), console)
+    console.rule("4. alerts → management (apprise json:// to a loopback receiver)")
+    with tempfile.TemporaryDirectory(prefix="crm-complaints-demo-") as tmp:
+        alerts_ok = show_alert(_plannable(complaints, policy), policy, Path(tmp), console)
     if quarantined:
         console.print(f"[yellow]{quarantined} sample record(s) quarantined[/yellow]")
-    return 0 if hubspot_ok and webhook_ok else 1
+    return 0 if hubspot_ok and webhook_ok and alerts_ok else 1
+
+
+def _plannable(complaints: list[Complaint], policy: Policy) -> list[Complaint]:
+    """The complaints a plan can be made of (the others are quarantined by sync too)."""
+    kept = []
+    for complaint in complaints:
+        try:
+            policy.plan(complaint)
+        except RecordError:
+            continue
+        kept.append(complaint)
+    return kept
 
 
 def _local(settings: Settings, adapter: str, options: dict[str, Any], state: Path) -> Settings:

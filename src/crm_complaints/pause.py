@@ -6,8 +6,9 @@ status. A business-day task (:data:`PAUSABLE`) whose clock was running at the st
 gets its due date moved by the clinic's **opening time** inside the pause: at a clinic open
 Monday to Friday 08:00-17:00, a pause from Friday 16:00 to Monday 09:00 costs two hours (Friday
 16-17, Monday 8-9), not a weekend, and the two hours are added through opening hours (past the
-lunch break, nights, holidays, year-end closures). A pause that starts after the due date moves nothing: late stays late. While
-a complaint is still paused its tasks carry ``paused_since`` and no alert or reminder fires.
+lunch break, nights, holidays, year-end closures). A pause that starts after the due date moves
+nothing: late stays late. While a complaint is still paused its tasks carry ``paused_since`` and
+no alert or reminder fires.
 
 Pure functions of the calendar and the complaint (no clock, no I/O), like the rest of the plan.
 """

@@ -235,7 +235,26 @@ def run_alerts(
         for alert in report.alerts:
             if alert.outcomes:
                 alert.outcome = _overall(alert.outcomes.values())
+    _warn_unrouted(report.alerts)
     return report
+
+
+def _warn_unrouted(alerts: Sequence[Alert]) -> None:
+    """One warning per run for alerts no channel receives, naming what to configure."""
+    missing = sorted(
+        {
+            (a.clinic, a.level.value, a.department.value)
+            for a in alerts
+            if a.outcome is Outcome.UNROUTED
+        }
+    )
+    if missing:
+        log.warning(
+            "%d alert(s) reach no channel; configure alerts.channels (or alerts.clinics.<id>) "
+            "for: %s",
+            sum(a.outcome is Outcome.UNROUTED for a in alerts),
+            "; ".join(f"{clinic} {level} {department}" for clinic, level, department in missing),
+        )
 
 
 def _plan_all(
@@ -293,13 +312,7 @@ def _triage(
         alert.outcome = Outcome.DONE_IN_CRM
         return []
     if not alert.channels:
-        alert.outcome = Outcome.UNROUTED
-        log.warning(
-            "alert %s of %s/%s has no channel: configure alerts.channels",
-            alert.level.value,
-            alert.complaint_id,
-            alert.task,
-        )
+        alert.outcome = Outcome.UNROUTED  # one warning per run names the missing keys
         return []
     to_send = []
     for channel in alert.channels:
