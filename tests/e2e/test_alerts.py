@@ -619,3 +619,21 @@ def test_systemd_and_kubernetes_examples_run_alerts_every_5_minutes() -> None:
     assert container["args"][0] == "alerts" and container["envFrom"][0]["secretRef"]
     for text in (timer, service, yaml.safe_dump(cronjob)):
         assert "json://" not in text and "slack://" not in text and "mailto://" not in text
+
+
+def test_alerts_without_a_channel_are_listed_and_warned_once(
+    setup: dict[str, Any], receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup["config"].write_text(
+        f'[state]\npath = "{setup["state"]}"\n\n[alerts.channels]\nmanagement = ["ALERTS_MGMT"]\n',
+        encoding="utf-8",
+    )
+    write(setup["source"], LATE_CALL)
+    with caplog.at_level("WARNING", logger="crm_complaints.alerts.engine"):
+        code, report = run(setup, "2026-11-25T10:51:00+09:00")
+    assert code == 0
+    outcomes = {(a["task"], a["level"]): a["outcome"] for a in report["alerts"]}
+    assert outcomes[("initial_response", "overdue")] == "unrouted"  # front desk: no channel
+    assert outcomes[("initial_response", "escalation")] == "sent"
+    warnings = [r for r in caplog.records if "reach no channel" in r.getMessage()]
+    assert len(warnings) == 1 and "tokyo-ginza overdue front_desk" in warnings[0].getMessage()
