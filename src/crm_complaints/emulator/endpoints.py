@@ -420,18 +420,37 @@ class Endpoints:
                         "to": [
                             {
                                 "toObjectId": to_id,
-                                "associationTypes": [
-                                    # No "label" key for an unlabeled association: HubSpot
-                                    # sends null, which its own spec does not allow.
-                                    {"category": "HUBSPOT_DEFINED", "typeId": type_id}
-                                    for type_id in sorted(types)
-                                ],
+                                "associationTypes": _types(types),
                             }
                             for to_id, types in sorted(linked.items())
                         ],
                     }
                 )
         return json_response(200, _batch(results))
+
+    def _assoc_list(
+        self, request: Request, object_type: str, object_id: str, to_type: str
+    ) -> Response:
+        """One object's associations of one type (v4), one page."""
+        source = self.portal.object_type(object_type)
+        target = self.portal.object_type(to_type)
+        with self.portal.lock:
+            self.portal.get(source, object_id)
+            linked = self.portal.associated(source, object_id, target)
+        results = [
+            {"toObjectId": to_id, "associationTypes": _types(types)}
+            for to_id, types in sorted(linked.items(), key=lambda item: int(item[0]))
+        ]
+        return json_response(200, {"results": results})
+
+
+def _types(types: set[int]) -> list[dict[str, Any]]:
+    """An association's types as HubSpot lists them: unlabeled ones with ``"label": null``,
+    which its spec does not allow (see :mod:`.errata`)."""
+    return [
+        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+        for type_id in sorted(types)
+    ]
 
 
 def _rules() -> list[Rule]:
@@ -468,6 +487,11 @@ def _rules() -> list[Rule]:
             methods=["PUT"],
         ),
         Rule(f"{assoc}/read", endpoint="assoc_batch_read", methods=["POST"]),
+        Rule(
+            "/crm/v4/objects/<object_type>/<object_id>/associations/<to_type>",
+            endpoint="assoc_list",
+            methods=["GET"],
+        ),
     ]
 
 

@@ -95,10 +95,9 @@ class Operations:
         held = self.scopes
         if any(needed <= held for needed in operation.security):
             return None
-        def lacking(needed: frozenset[str]) -> int:
-            return len(needed - held)
 
-        return sorted(min(operation.security, key=lacking))
+        alternatives = sorted(operation.security, key=lambda needed: len(needed - held))
+        return sorted(alternatives[0])
 
 
 def all_scopes() -> frozenset[str]:
