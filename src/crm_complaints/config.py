@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .alerts.settings import AlertsConfig
 from .calendar import BusinessCalendar
 from .errors import ConfigError
-from .schema import Category, DemandKind, Department, RiskFlag, Severity, Status
+from .schema import Category, Channel, DemandKind, Department, RiskFlag, Severity, Status
 
 __all__ = [
     "DEFAULT_ALLOWED_FIELDS",
@@ -37,8 +37,10 @@ __all__ = [
     "ReconcileConfig",
     "ReminderConfig",
     "Settings",
+    "SourceConfig",
     "StateConfig",
     "SyncConfig",
+    "ValueWords",
     "load_settings",
 ]
 
@@ -246,13 +248,64 @@ class PolicyConfig(_Section):
         return value
 
 
+class ValueWords(_Section):
+    """The clinic's own words for enumerated values, beyond the labels we know in en, ja,
+    zh-Hans and zh-Hant: ``[csv.values.category] "施術効果" = "treatment_outcome"``."""
+
+    category: dict[str, Category] = Field(default_factory=dict)
+    channel: dict[str, Channel] = Field(default_factory=dict)
+    status: dict[str, Status] = Field(default_factory=dict)
+    severity: dict[str, Severity] = Field(default_factory=dict)
+    demand_kind: dict[str, DemandKind] = Field(default_factory=dict)
+    department: dict[str, Department] = Field(default_factory=dict)
+    risk_flags: dict[str, RiskFlag] = Field(default_factory=dict)
+    yes: list[str] = Field(default_factory=list)
+    """Further words meaning "yes" in a yes/no column of one risk flag (あり, 有, yes… known)."""
+    no: list[str] = Field(default_factory=list)
+
+
 class CsvConfig(_Section):
-    """How CSV columns map onto complaint fields (dotted names for nested ones)."""
+    """How a clinic's table (CSV, spreadsheet or SQL query) maps onto complaint fields: headers
+    to dotted field names, the clinic's words for values, and how its dates are written."""
 
     columns: dict[str, str] = Field(default_factory=dict)
     list_separator: str = ";"
-    delimiter: str = ","
-    encoding: str = "utf-8-sig"
+    delimiter: str | None = None
+    """None: a comma, or a tab when the header row holds tabs and no commas (Excel's
+    "Unicode text")."""
+    encoding: str | None = None
+    """None: detected (BOM, UTF-8, UTF-16, cp932, GB18030, Big5); set, it wins."""
+    local_time: bool = False
+    """Read a date-time without an offset in the clinic's time zone (else it is an error)."""
+    sheet: str | int | None = None
+    """A spreadsheet's sheet by name or 1-based position (default: the first)."""
+    values: ValueWords = Field(default_factory=ValueWords)
+
+    @field_validator("columns")
+    @classmethod
+    def _targets_are_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        from .field_paths import is_column_target
+
+        for header, target in value.items():
+            if not is_column_target(target):
+                raise ValueError(
+                    f"csv.columns.{header}: {target!r} is not a complaint field (a dotted name "
+                    "such as customer.name, risk_flags.social_media or custom.<key>)"
+                )
+        return value
+
+
+class SourceConfig(_Section):
+    """Where ``sync``, ``plan`` and the rest read when no source is given: a file, or a
+    database (a SQLAlchemy URL, from ``url_env`` to keep its password out of the file, and a
+    query whose columns map like a CSV's)."""
+
+    path: Path | None = None
+    url: str | None = None
+    url_env: str | None = None
+    query: str | None = None
+    adapter: str | None = None
+    """The adapter ``sync`` and ``reconcile`` use when ``--adapter`` is not given."""
 
 
 class StateConfig(_Section):
@@ -264,6 +317,8 @@ class StateConfig(_Section):
     url: str | None = None
     namespace: str = Field("default", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
     lock_wait_seconds: float = Field(0.0, ge=0)
+    audit_retention_days: int | None = Field(None, ge=1)
+    """Audit-trail rows older than this are removed by ``audit prune``; unset keeps all."""
 
 
 class SyncConfig(_Section):
@@ -303,6 +358,7 @@ class Settings(BaseSettings):
     clinics: dict[str, ClinicConfig] = Field(default_factory=dict)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     csv: CsvConfig = Field(default_factory=CsvConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)

@@ -36,7 +36,7 @@ SECRET_ENV = "CRM_COMPLAINTS_DEMO_WEBHOOK_SECRET"
 
 def run_demo(source: Path, settings: Settings, console: Console) -> int:
     policy = Policy.from_settings(settings)
-    results = list(read_complaints(source, settings.csv))
+    results = list(read_complaints(source, settings=settings))
     complaints = [r for r in results if not isinstance(r, QuarantineEntry)]
     quarantined = len(results) - len(complaints)
     console.rule("1. plan")

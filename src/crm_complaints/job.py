@@ -25,7 +25,7 @@ from .adapters.registry import create_adapter
 from .config import Settings
 from .history import policy_with_history, record_cutoff
 from .policy import Policy
-from .readers import ReadResult, read_complaints
+from .readers import ReadResult, read_source
 from .reconcile import ReconcileReport, reconcile
 from .retry import RetryPolicy
 from .schema import Complaint
@@ -35,7 +35,8 @@ from .sync import SyncSummary, sync
 __all__ = ["Job", "Source"]
 
 Source = Path | str | Iterable[ReadResult | Complaint]
-"""A JSON Lines or CSV file (read with ``settings.csv``), or complaints already read."""
+"""A file (JSON Lines, CSV, a workbook; read with ``settings.csv``), a database URL (read
+with ``source.query``), or complaints already read."""
 
 
 class Job:
@@ -68,7 +69,7 @@ class Job:
     def read(self, source: Source) -> Iterable[ReadResult | Complaint]:
         """The complaints of a source; invalid records come as quarantine entries."""
         if isinstance(source, str | Path):
-            return read_complaints(source, self.settings.csv)
+            return read_source(source, self.settings)  # a file, or a database URL
         return source
 
     def adapter(self, name: str) -> Adapter[Any]:

@@ -12,9 +12,20 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from .schema import Category, Channel, Department
+from .schema import Category, Channel, DemandKind, Department, RiskFlag, Severity, Status
 
-__all__ = ["LANGUAGES", "Language", "label", "resolve_language", "task_title"]
+__all__ = [
+    "FIELD_LABELS",
+    "LANGUAGES",
+    "NO_WORDS",
+    "YES_WORDS",
+    "Labelled",
+    "Language",
+    "label",
+    "labels_of",
+    "resolve_language",
+    "task_title",
+]
 
 Language = Literal["en", "ja", "zh-Hans", "zh-Hant"]
 LANGUAGES: tuple[Language, ...] = ("en", "ja", "zh-Hans", "zh-Hant")
@@ -170,6 +181,225 @@ TASK_TITLES: dict[str, dict[Language, str]] = {
     },
 }
 
+STATUS_LABELS: dict[Status, dict[Language, str]] = {
+    Status.RECEIVED: {"en": "Received", "ja": "受付", "zh-Hans": "已受理", "zh-Hant": "已受理"},
+    Status.ACKNOWLEDGED: {
+        "en": "Acknowledged",
+        "ja": "初期対応済み",
+        "zh-Hans": "已初步回应",
+        "zh-Hant": "已初步回應",
+    },
+    Status.INVESTIGATING: {
+        "en": "Investigating",
+        "ja": "調査中",
+        "zh-Hans": "调查中",
+        "zh-Hant": "調查中",
+    },
+    Status.COORDINATING: {
+        "en": "Coordinating departments",
+        "ja": "部署間調整中",
+        "zh-Hans": "部门协调中",
+        "zh-Hant": "部門協調中",
+    },
+    Status.RESOLUTION_PROPOSED: {
+        "en": "Resolution proposed",
+        "ja": "対応方針提示済み",
+        "zh-Hans": "已提出方案",
+        "zh-Hant": "已提出方案",
+    },
+    Status.RESOLVING: {"en": "Resolving", "ja": "対応中", "zh-Hans": "处理中", "zh-Hant": "處理中"},
+    Status.RESOLVED: {"en": "Resolved", "ja": "解決", "zh-Hans": "已解决", "zh-Hant": "已解決"},
+    Status.CLOSED: {"en": "Closed", "ja": "完了", "zh-Hans": "已结案", "zh-Hant": "已結案"},
+}
+
+SEVERITY_LABELS: dict[Severity, dict[Language, str]] = {
+    Severity.LOW: {"en": "Low", "ja": "低", "zh-Hans": "低", "zh-Hant": "低"},
+    Severity.MEDIUM: {"en": "Medium", "ja": "中", "zh-Hans": "中", "zh-Hant": "中"},
+    Severity.HIGH: {"en": "High", "ja": "高", "zh-Hans": "高", "zh-Hant": "高"},
+    Severity.CRITICAL: {"en": "Critical", "ja": "緊急", "zh-Hans": "紧急", "zh-Hant": "緊急"},
+}
+
+DEMAND_KIND_LABELS: dict[DemandKind, dict[Language, str]] = {
+    DemandKind.REFUND: {"en": "Refund", "ja": "返金", "zh-Hans": "退款", "zh-Hant": "退款"},
+    DemandKind.COMPENSATION: {
+        "en": "Compensation",
+        "ja": "補償・賠償",
+        "zh-Hans": "赔偿",
+        "zh-Hant": "賠償",
+    },
+    DemandKind.APOLOGY: {"en": "Apology", "ja": "謝罪", "zh-Hans": "道歉", "zh-Hant": "道歉"},
+    DemandKind.REDO_TREATMENT: {
+        "en": "Redo the treatment",
+        "ja": "再施術",
+        "zh-Hans": "重新治疗",
+        "zh-Hant": "重新治療",
+    },
+    DemandKind.EXPLANATION: {
+        "en": "Explanation",
+        "ja": "説明",
+        "zh-Hans": "说明",
+        "zh-Hant": "說明",
+    },
+    DemandKind.OTHER: {"en": "Other", "ja": "その他", "zh-Hans": "其他", "zh-Hant": "其他"},
+}
+
+RISK_FLAG_LABELS: dict[RiskFlag, dict[Language, str]] = {
+    RiskFlag.BODILY_HARM: {
+        "en": "Harm to life or body",
+        "ja": "生命・身体への影響",
+        "zh-Hans": "危及生命或身体",
+        "zh-Hant": "危及生命或身體",
+    },
+    RiskFlag.SOCIAL_MEDIA: {
+        "en": "Risk of spreading on social media",
+        "ja": "SNS拡散の恐れ",
+        "zh-Hans": "社交媒体扩散风险",
+        "zh-Hant": "社交媒體擴散風險",
+    },
+    RiskFlag.LEGAL_ACTION: {
+        "en": "Legal action",
+        "ja": "訴訟の可能性",
+        "zh-Hans": "诉讼风险",
+        "zh-Hant": "訴訟風險",
+    },
+    RiskFlag.MEDIA: {
+        "en": "Media coverage",
+        "ja": "メディア報道の可能性",
+        "zh-Hans": "媒体曝光风险",
+        "zh-Hant": "媒體曝光風險",
+    },
+    RiskFlag.REGULATOR: {
+        "en": "Regulator involved",
+        "ja": "行政・保健所への申立て",
+        "zh-Hans": "监管部门介入",
+        "zh-Hant": "主管機關介入",
+    },
+    RiskFlag.REPEAT_COMPLAINT: {
+        "en": "Repeat complaint",
+        "ja": "再クレーム",
+        "zh-Hans": "重复投诉",
+        "zh-Hant": "重複投訴",
+    },
+}
+
+FIELD_LABELS: dict[str, dict[Language, str]] = {
+    "id": {"en": "Complaint no.", "ja": "受付番号", "zh-Hans": "投诉编号", "zh-Hant": "投訴編號"},
+    "clinic": {"en": "Clinic", "ja": "院", "zh-Hans": "诊所", "zh-Hant": "診所"},
+    "received_at": {
+        "en": "Received at",
+        "ja": "受付日時",
+        "zh-Hans": "受理时间",
+        "zh-Hant": "受理時間",
+    },
+    "occurred_at": {
+        "en": "Occurred at",
+        "ja": "発生日時",
+        "zh-Hans": "发生时间",
+        "zh-Hant": "發生時間",
+    },
+    "acknowledged_at": {
+        "en": "First response at",
+        "ja": "初期対応日時",
+        "zh-Hans": "首次回应时间",
+        "zh-Hant": "首次回應時間",
+    },
+    "resolved_at": {
+        "en": "Resolved at",
+        "ja": "解決日時",
+        "zh-Hans": "解决时间",
+        "zh-Hant": "解決時間",
+    },
+    "closed_at": {
+        "en": "Closed at",
+        "ja": "完了日時",
+        "zh-Hans": "结案时间",
+        "zh-Hant": "結案時間",
+    },
+    "channel": {"en": "Channel", "ja": "受付経路", "zh-Hans": "投诉渠道", "zh-Hant": "投訴管道"},
+    "language": {"en": "Language", "ja": "言語", "zh-Hans": "语言", "zh-Hant": "語言"},
+    "category": {"en": "Category", "ja": "分類", "zh-Hans": "分类", "zh-Hant": "分類"},
+    "summary": {"en": "Summary", "ja": "概要", "zh-Hans": "概要", "zh-Hant": "概要"},
+    "description": {"en": "Details", "ja": "詳細", "zh-Hans": "详细经过", "zh-Hant": "詳細經過"},
+    "severity": {"en": "Severity", "ja": "重要度", "zh-Hans": "严重程度", "zh-Hant": "嚴重程度"},
+    "status": {"en": "Status", "ja": "対応状況", "zh-Hans": "处理状态", "zh-Hant": "處理狀態"},
+    "demand.kind": {"en": "Demand", "ja": "要求内容", "zh-Hans": "诉求", "zh-Hant": "訴求"},
+    "demand.amount": {"en": "Amount", "ja": "金額", "zh-Hans": "金额", "zh-Hant": "金額"},
+    "demand.currency": {"en": "Currency", "ja": "通貨", "zh-Hans": "币种", "zh-Hant": "幣別"},
+    "reporter.staff_id": {
+        "en": "Reporter staff id",
+        "ja": "受付者 職員番号",
+        "zh-Hans": "受理人工号",
+        "zh-Hant": "受理人員編號",
+    },
+    "reporter.name": {"en": "Reporter", "ja": "受付者", "zh-Hans": "受理人", "zh-Hant": "受理人員"},
+    "reporter.department": {
+        "en": "Reporter's department",
+        "ja": "受付者 部署",
+        "zh-Hans": "受理人部门",
+        "zh-Hant": "受理人員部門",
+    },
+    "assignee": {"en": "Assignee", "ja": "担当者", "zh-Hans": "负责人", "zh-Hant": "負責人"},
+    "customer.external_id": {
+        "en": "Patient no.",
+        "ja": "患者番号",
+        "zh-Hans": "顾客编号",
+        "zh-Hant": "顧客編號",
+    },
+    "customer.name": {
+        "en": "Patient name",
+        "ja": "患者氏名",
+        "zh-Hans": "顾客姓名",
+        "zh-Hant": "顧客姓名",
+    },
+    "customer.phone": {"en": "Phone", "ja": "電話番号", "zh-Hans": "电话", "zh-Hant": "電話"},
+    "customer.email": {
+        "en": "E-mail",
+        "ja": "メールアドレス",
+        "zh-Hans": "邮箱",
+        "zh-Hant": "電子郵件",
+    },
+    "related.treatment": {"en": "Treatment", "ja": "施術名", "zh-Hans": "疗程", "zh-Hant": "療程"},
+    "related.product": {"en": "Product", "ja": "製品名", "zh-Hans": "产品", "zh-Hant": "產品"},
+    "related.lot_number": {
+        "en": "Lot number",
+        "ja": "ロット番号",
+        "zh-Hans": "批号",
+        "zh-Hant": "批號",
+    },
+    "related.practitioner": {
+        "en": "Practitioner",
+        "ja": "施術者",
+        "zh-Hans": "操作人员",
+        "zh-Hant": "操作人員",
+    },
+}
+"""Column headers of the template, one per field, in the clinic's language; a reader knows
+them in every language, so a filled-in template needs no ``csv.columns``."""
+
+YES_WORDS: frozenset[str] = frozenset(
+    {"yes", "y", "true", "1", "x", "○", "◯", "●", "✓", "✔", "あり", "有", "有り", "はい", "是"}
+)
+NO_WORDS: frozenset[str] = frozenset(
+    {
+        "no",
+        "n",
+        "false",
+        "0",
+        "-",
+        "×",
+        "✗",
+        "なし",
+        "無",
+        "無し",
+        "いいえ",
+        "否",
+        "无",
+        "沒有",
+        "没有",
+    }
+)
+"""How a yes/no column of one risk flag is filled in (compared after NFKC and casefold)."""
+
 _HANT_REGIONS = {"tw", "hk", "mo"}
 
 
@@ -188,17 +418,29 @@ def resolve_language(tag: str | None) -> Language:
     return "en"
 
 
-def label(value: Category | Channel | Department, language: str | None = "en") -> str:
-    """The clinic-facing label of a category, channel or department."""
-    lang = resolve_language(language)
-    table: dict[Language, str]
+Labelled = Category | Channel | Department | Status | Severity | DemandKind | RiskFlag
+
+
+def label(value: Labelled, language: str | None = "en") -> str:
+    """The clinic-facing label of an enumerated value (category, channel, department…)."""
+    return labels_of(value)[resolve_language(language)]
+
+
+def labels_of(value: Labelled) -> dict[Language, str]:
+    """A value's label in each of the four languages."""
     if isinstance(value, Category):
-        table = CATEGORY_LABELS[value]
-    elif isinstance(value, Channel):
-        table = CHANNEL_LABELS[value]
-    else:
-        table = DEPARTMENT_LABELS[value]
-    return table[lang]
+        return CATEGORY_LABELS[value]
+    if isinstance(value, Channel):
+        return CHANNEL_LABELS[value]
+    if isinstance(value, Department):
+        return DEPARTMENT_LABELS[value]
+    if isinstance(value, Status):
+        return STATUS_LABELS[value]
+    if isinstance(value, Severity):
+        return SEVERITY_LABELS[value]
+    if isinstance(value, DemandKind):
+        return DEMAND_KIND_LABELS[value]
+    return RISK_FLAG_LABELS[value]
 
 
 def task_title(kind: str, language: str | None) -> str:
