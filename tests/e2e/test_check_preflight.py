@@ -396,3 +396,34 @@ def test_hubspot_down_while_probing_scopes_is_a_failed_step_not_a_crash(
     token_step = steps_of(result)["token and scopes"]
     assert token_step["outcome"] == "failed" and "503" in token_step["detail"]
     assert "check again" in token_step["fix"]
+
+
+def test_the_emulators_own_scope_checks_name_the_missing_task_scope(tmp_path: Path) -> None:
+    """The emulator holds each request to its spec's ``security`` (no introspection there):
+    the task read probe meets its 403 MISSING_SCOPES."""
+    granted = [s for s in ALL_SCOPES if s != "crm.objects.contacts.read"]
+    running = HubSpotEmulator(demo_portal(), scopes=granted).start()
+    try:
+        result = run_check(write_config(tmp_path, running))
+    finally:
+        running.stop()
+    assert result.exit_code == 2, result.output
+    token_step = steps_of(result)["token and scopes"]
+    assert "lacks scope(s) crm.objects.contacts.read" in token_step["detail"]
+    assert running.portal.objects["tickets"] == {}
+
+
+def test_exactly_the_documented_scopes_suffice_for_setup_and_the_round_trip(
+    tmp_path: Path,
+) -> None:
+    """The README's scope list, held to every spec'd operation's ``security`` by the
+    emulator: setup, discovery, the round trip and the clean-up all get through."""
+    running = HubSpotEmulator(demo_portal(), scopes=ALL_SCOPES).start()
+    try:
+        config = write_config(tmp_path, running)
+        set_up(config)
+        result = run_check(config)
+    finally:
+        running.stop()
+    assert result.exit_code == 0, result.output
+    assert running.violations == []
