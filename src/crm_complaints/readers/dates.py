@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -129,4 +129,8 @@ def _localize(naive: datetime, zone: ZoneInfo) -> datetime:
             f"is a wall time that does not exist in {zone.key} (the clocks moved forward); "
             "check the time"
         )
-    return aware
+    # A fixed offset, as an ISO 8601 cell would give: arithmetic on a ZoneInfo datetime is wall
+    # clock arithmetic (01:30 EST + 2 h would be 03:30 EDT, one real hour later).
+    offset = aware.utcoffset()
+    assert offset is not None
+    return aware.astimezone(timezone(offset))

@@ -72,10 +72,35 @@ def detect_encoding(sample: bytes, *, whole_file: bool) -> TextEncoding:
         # Mostly valid UTF-8 with a stray bad byte: a cell to quarantine, not another encoding.
         return TextEncoding("utf-8", "detected")
     best = from_bytes(sample, cp_isolation=_CANDIDATES).best()
-    if best is None:
-        # Nothing fits better: UTF-8 it is, and each cell invalid in it is quarantined.
+    if best is not None:
+        return TextEncoding(codecs.lookup(best.encoding).name, "detected")
+    return _despite_bad_lines(sample)
+
+
+def _despite_bad_lines(sample: bytes) -> TextEncoding:
+    """The encoding when a few lines are broken (a cut character, a stray byte): judged on
+    the lines that decode, if at most 1 in 100 don't. Nothing fits: UTF-8, and each cell
+    invalid in it is quarantined."""
+    lines = sample.splitlines(keepends=True)
+    scored: list[tuple[float, str]] = []
+    for candidate in _CANDIDATES:
+        clean = [line for line in lines if _decodes(line, candidate)]
+        if len(lines) - len(clean) > max(1, len(lines) // 100):
+            continue
+        match = from_bytes(b"".join(clean), cp_isolation=[candidate]).best()
+        if match is not None:
+            scored.append((match.chaos, candidate))
+    if not scored:
         return TextEncoding("utf-8", "no other encoding fits")
-    return TextEncoding(codecs.lookup(best.encoding).name, "detected")
+    return TextEncoding(codecs.lookup(min(scored)[1]).name, "detected")
+
+
+def _decodes(line: bytes, codec: str) -> bool:
+    try:
+        line.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:

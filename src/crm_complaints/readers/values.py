@@ -113,7 +113,7 @@ _SIGNS: tuple[tuple[str, frozenset[str]], ...] = (
     ("$", frozenset({"USD", "TWD"})),
     ("€", frozenset({"EUR"})),
 )
-_CODE = re.compile(r"\b([a-z]{3})\b")
+_CODE = re.compile(r"(?<![a-z])([a-z]{3})(?![a-z])")
 _NUMBER = re.compile(r"^[+]?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?$")
 COUNTRY_CURRENCY = {"JP": "JPY", "CN": "CNY", "TW": "TWD", "US": "USD", "HK": "HKD"}
 
