@@ -30,7 +30,7 @@ from .jsonschema_export import SCHEMA_PATH, write_schema
 from .labels import label
 from .policy import Plan, Policy
 from .quarantine import from_record_error
-from .readers import QuarantineEntry, ReadResult, mark_duplicates, read_complaints
+from .readers import QuarantineEntry, ReadResult, mark_duplicates, read_source
 from .schema import Complaint
 from .state import NamespaceStatus, RunRecord, StoredRecord
 from .sync import SyncSummary
@@ -167,7 +167,7 @@ def _read_checked(source: Path, settings: Settings) -> Iterator[ReadResult]:
     """The source's records with a repeated id quarantined as sync does; a problem of the whole
     file (such as the wrong csv.encoding) exits 2 with its message."""
     with _run_session():
-        yield from mark_duplicates(read_complaints(source, settings.csv))
+        yield from mark_duplicates(read_source(source, settings))
 
 
 @app.command()
@@ -662,6 +662,100 @@ def emulator_hubspot(
             err.print(f"[red]{len(emulator.violations)} contract violation(s)[/red]")
             for violation in emulator.violations[:20]:
                 err.print(f"  {violation}")
+
+
+audit_app = typer.Typer(help="The audit trail of remote writes.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@app.command("history")
+def history_command(
+    complaint_id: Annotated[str, typer.Argument(help="The complaint's id.")],
+    config: ConfigOption = None,
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
+) -> None:
+    """Every remote write of one complaint: when, run, revision, adapter, operation, remote
+    ids, outcome (never field values)."""
+    from .audit import entries_json, history
+
+    with _run_session():
+        store = Job(_settings(config)).store()
+    try:
+        rows = history(store.engine, complaint_id, store.namespace)
+    finally:
+        store.close()
+    if output_format is SummaryFormat.JSON:
+        print(json.dumps({"complaint_id": complaint_id, "writes": entries_json(rows)}))
+        return
+    if not rows:
+        print(f"no writes recorded for complaint {complaint_id}")
+    for row in rows:
+        ids = ", ".join(f"{k}={v}" for k, v in sorted(row.remote_ids.items())) or "-"
+        print(
+            f"{row.recorded_at.isoformat(timespec='seconds')}  run {row.run_id}  "
+            f"rev {row.revision}  {row.adapter}  {row.operation} ({row.trigger})  "
+            f"{row.outcome}  {ids}"
+        )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    config: ConfigOption = None,
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
+) -> None:
+    """Check the hash chain: exit 0 when intact, 5 naming the first broken row."""
+    from .audit import verify
+
+    with _run_session():
+        store = Job(_settings(config)).store()
+    try:
+        reports = verify(store.engine, store.namespace)
+    finally:
+        store.close()
+    if output_format is SummaryFormat.JSON:
+        print(
+            json.dumps(
+                {
+                    "ok": all(r.ok for r in reports),
+                    "chains": [
+                        {
+                            "adapter": r.adapter,
+                            "rows": r.rows,
+                            "head_hash": r.head_hash,
+                            "broken_row": r.broken.row_id if r.broken else None,
+                            "reason": r.broken.reason if r.broken else None,
+                        }
+                        for r in reports
+                    ],
+                }
+            )
+        )
+    else:
+        for report in reports:
+            print(report.line())
+        if not reports:
+            print("no audit rows recorded yet")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+@audit_app.command("prune")
+def audit_prune(config: ConfigOption = None) -> None:
+    """Remove rows older than ``state.audit_retention_days``; the chain still verifies."""
+    from .audit import prune
+
+    settings = _settings(config)
+    days = settings.state.audit_retention_days
+    if days is None:
+        print("state.audit_retention_days is not set: the audit trail keeps every row")
+        return
+    with _run_session():
+        store = Job(settings).store()
+    try:
+        removed = prune(store.engine, days, store.namespace)
+    finally:
+        store.close()
+    print(f"removed {removed} audit row(s) older than {days} day(s)")
 
 
 @app.command()

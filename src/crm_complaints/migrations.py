@@ -159,12 +159,21 @@ def _m4_alerts_and_history(conn: Connection) -> None:
     history_cutoffs.create(conn, checkfirst=True)
 
 
+def _m5_audit_trail(conn: Connection) -> None:
+    """The audit trail of remote writes and its chain heads (:mod:`crm_complaints.audit`)."""
+    from .audit import audit_chains, audit_log
+
+    audit_log.create(conn, checkfirst=True)  # with its indexes
+    audit_chains.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial: records, runs, quarantine", _m1_initial),
     (2, "records.revision and records.fingerprint", _m2_revision_and_fingerprint),
     (3, "namespaces: records and runs belong to a tenant or portal", _m3_namespaces),
     (4, "alert notifications sent and history cut-offs", _m4_alerts_and_history),
+    (5, "audit trail of remote writes, hash-chained", _m5_audit_trail),
 )
 
 

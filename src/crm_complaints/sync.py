@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
 from .adapters.base import Adapter, Outcome, PushResult
+from .audit import AuditEntry, entry_for, record_writes
 from .errors import AuthError, ConfigError, RateLimitedError, RecordError, TransientError
 from .exit_codes import ExitCode
 from .policy import PlannedComplaint, Policy
@@ -171,6 +172,10 @@ class _Engine:
     _pusher: ThreadPoolExecutor | None = None
     _in_flight: Future[None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The pusher's writes (audit rows, results) and the main thread's write-ahead take turns:
+    # on SQLite a transaction that reads and then writes (mark_pending) fails at once when
+    # another connection committed in between, instead of waiting out the busy timeout.
+    _store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _unchanged(self, record: StoredRecord | None, version: str) -> bool:
         if record is None:
@@ -310,9 +315,10 @@ class _Engine:
                 self.summary.actions.append(PlannedAction(item.complaint_id, action))
                 self._count("created" if action is Action.CREATE else "updated")
             return
-        revisions = self.store.mark_pending(
-            self.adapter.name, {i.complaint_id: i.version for i in todo}
-        )
+        with self._store_lock:
+            revisions = self.store.mark_pending(
+                self.adapter.name, {i.complaint_id: i.version for i in todo}
+            )
         todo = [replace(i, revision=revisions.get(i.complaint_id, 0)) for i in todo]
         self._wait_in_flight()
         assert self._pusher is not None
@@ -357,11 +363,13 @@ class _Engine:
         rejected: dict[str, FailedWrite] = {}
         again: set[str] = set()
         answered: set[str] = set()
+        audit: list[AuditEntry] = []
         for result in results:
             item = outstanding.get(result.complaint_id)
             if item is None or result.complaint_id in answered:
                 continue  # an adapter answering for something we did not send is ignored
             answered.add(result.complaint_id)
+            audit.append(self._audit_entry(item, result.outcome.value, result.refs))
             if result.outcome is Outcome.SYNCED:
                 synced[item.complaint_id] = SyncedWrite(item.version, dict(result.refs))
                 self._count("created" if item.is_new else "updated")
@@ -378,7 +386,11 @@ class _Engine:
         for cid in set(outstanding) - answered:
             again.add(cid)  # no answer is not success: keep it pending
             last_errors[cid] = f"{self.adapter.name} returned no result for this complaint"
-        self.store.record_results(self.adapter.name, synced, rejected)
+            audit.append(self._audit_entry(outstanding[cid], "no_result", {}))
+        with self._store_lock:
+            # Before the state: a write the adapter confirmed is in the trail even if we crash.
+            record_writes(self.store, self.adapter.name, audit)
+            self.store.record_results(self.adapter.name, synced, rejected)
         return again
 
     def _leave_failed(
@@ -393,7 +405,23 @@ class _Engine:
         }
         for cid in outstanding:
             log.warning("left for the next run: complaint %s: %s", cid, errors.get(cid, "failed"))
-        self.store.record_results(self.adapter.name, {}, failed)
+        audit = [self._audit_entry(item, "failed", {}) for item in outstanding.values()]
+        with self._store_lock:
+            record_writes(self.store, self.adapter.name, audit)
+            self.store.record_results(self.adapter.name, {}, failed)
+
+    def _audit_entry(
+        self, item: PlannedComplaint, outcome: str, refs: Mapping[str, str]
+    ) -> AuditEntry:
+        return entry_for(
+            item.complaint_id,
+            item.revision,
+            is_new=item.is_new,
+            outcome=outcome,
+            remote_ids=refs,
+            run_id=self.summary.run_id,
+            repair=item.complaint_id in self.force,
+        )
 
 
 def _retry_signal(errors: Sequence[object]) -> TransientError:
