@@ -30,7 +30,8 @@ class Erratum:
 
 def _drop_null_labels(body: Json) -> Json:
     for result in body.get("results", []) if isinstance(body, dict) else []:
-        for target in result.get("to", []) if isinstance(result, dict) else [result]:
+        targets = result.get("to", [result]) if isinstance(result, dict) else []
+        for target in targets:  # batch read: results[].to[]; one object's list: results[]
             for kind in target.get("associationTypes", []) if isinstance(target, dict) else []:
                 if isinstance(kind, dict) and kind.get("label", "") is None:
                     del kind["label"]
