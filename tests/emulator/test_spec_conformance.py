@@ -25,7 +25,7 @@ CHECKS = "not_a_server_error,response_schema_conformance,unsupported_method"
 
 
 @pytest.mark.parametrize("spec", sorted(SPEC_FILES.values()))
-def test_schemathesis_finds_nothing(spec: str) -> None:
+def test_schemathesis_finds_nothing(spec: str, tmp_path: Path) -> None:
     with running_emulator(rate_limit=RateLimit(requests=1_000_000)) as emulator:
         done = subprocess.run(
             [
@@ -36,7 +36,7 @@ def test_schemathesis_finds_nothing(spec: str) -> None:
                 "--phases", "examples,coverage,fuzzing",
                 "--max-examples", "15", "--seed", "7", "--workers", "1",
             ],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-4000:]
         # Requests that break the spec are schemathesis's on purpose; answers must not.
