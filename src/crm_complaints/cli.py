@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -27,10 +28,20 @@ from .errors import AuthError, ConfigError, LockHeldError, RecordError, StateErr
 from .exit_codes import ExitCode
 from .job import Job
 from .jsonschema_export import SCHEMA_PATH, write_schema
-from .labels import label
+from .labels import label, task_title
 from .policy import Plan, Policy
 from .quarantine import from_record_error
-from .readers import QuarantineEntry, ReadResult, mark_duplicates, read_source
+from .readers import (
+    QuarantineEntry,
+    ReadResult,
+    SourceInfo,
+    configured_source,
+    describe_source,
+    is_database_url,
+    mark_duplicates,
+    read_source,
+)
+from .readers.validation import ValidationReport, summarize
 from .schema import Complaint
 from .state import NamespaceStatus, RunRecord, StoredRecord
 from .sync import SyncSummary
@@ -70,7 +81,22 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML config (default: $CRM_COMPLAINTS_CONFIG)."),
 ]
-SourceArgument = Annotated[Path, typer.Argument(help="Complaints as JSON Lines or CSV.")]
+SourceArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help="JSON Lines, CSV, a workbook (.xlsx, .xls, .ods) or a database URL; "
+        "default: [source] in the config.",
+        show_default=False,
+    ),
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        "-s",
+        help="JSON Lines, CSV, a workbook or a database URL (default: [source] in the config).",
+    ),
+]
 
 err = Console(stderr=True)
 
@@ -89,6 +115,28 @@ def _require_file(path: Path) -> None:
         raise typer.Exit(ExitCode.USAGE)
 
 
+def _source(given: str | None, settings: Settings) -> str | Path:
+    """The source given, else ``[source]``'s; a file must exist, a database URL is kept."""
+    try:
+        chosen = configured_source(settings) if given is None else given
+    except ConfigError as exc:
+        err.print(f"[red]usage[/red] {exc}")
+        raise typer.Exit(ExitCode.USAGE) from exc
+    if isinstance(chosen, str) and is_database_url(chosen):
+        return chosen
+    _require_file(Path(chosen))
+    return Path(chosen)
+
+
+def _adapter(given: str | None, settings: Settings) -> str:
+    if given:
+        return given
+    if settings.source.adapter:
+        return settings.source.adapter
+    err.print("[red]usage[/red] --adapter is needed (or source.adapter in the config)")
+    raise typer.Exit(ExitCode.USAGE)
+
+
 def _quarantine_line(entry: QuarantineEntry) -> str:
     return json.dumps(entry.model_dump(mode="json"), ensure_ascii=False)
 
@@ -101,20 +149,20 @@ def plan_to_json(plan: Plan) -> dict[str, object]:
 
 @app.command()
 def plan(
-    source: SourceArgument,
+    source: SourceArgument = None,
     config: ConfigOption = None,
     output_format: Annotated[
         PlanFormat, typer.Option("--format", "-f", help="One object per line with json.")
     ] = PlanFormat.TABLE,
 ) -> None:
     """Validate complaints and print who must act, how urgently, and by when."""
-    _require_file(source)
     settings = _settings(config)
+    source_used = _source(source, settings)
     policy = Policy.from_settings(settings)
     quarantined = 0
     table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
-    for position, result in enumerate(_read_checked(source, settings), start=1):
+    for position, result in enumerate(_read_checked(source_used, settings), start=1):
         if isinstance(result, QuarantineEntry):
             quarantined += 1
             print(_quarantine_line(result), file=sys.stderr)
@@ -123,7 +171,7 @@ def plan(
             planned = policy.plan(result)
         except RecordError as exc:  # valid input no deadline can be computed from
             quarantined += 1
-            entry = from_record_error(exc, str(source), position)
+            entry = from_record_error(exc, describe_source(source_used), position)
             print(_quarantine_line(entry), file=sys.stderr)
             continue
         if table is None:
@@ -131,59 +179,153 @@ def plan(
         else:
             _add_plan_row(table, result, planned)
     if table is not None:
-        Console().print(table)
+        console = Console()
+        console.print(table)
+        console.print(PLAN_LEGEND, highlight=False)
     raise typer.Exit(ExitCode.PARTIAL if quarantined else ExitCode.OK)
 
 
+PLAN_LEGEND = (
+    "⇧ escalated to management   ✓ step already done   "
+    "due: the clinic's local time (UTC offset below)"
+)
+
+
 def _plan_table() -> Table:
-    table = Table(title="Complaint plans")
-    for column in ("complaint", "severity", "category", "task", "department", "due (local)"):
-        table.add_column(
-            column, overflow="fold", no_wrap=column in ("complaint", "task", "due (local)")
-        )
+    """Four columns, so that it reads at 80 columns: the complaint (id, severity, category),
+    the task in the complaint's language, who, and when."""
+    table = Table(title="Complaint plans", expand=False, pad_edge=False)
+    table.add_column("complaint", overflow="fold", max_width=22)
+    table.add_column("task", overflow="fold", ratio=3)
+    table.add_column("who", overflow="fold", ratio=1)
+    table.add_column("due", no_wrap=True, min_width=10)
     return table
 
 
 def _add_plan_row(table: Table, complaint: Complaint, planned: Plan) -> None:
-    """One row per task; the complaint's own cells only on its first row."""
+    """One row per task; the complaint's own cell only on its first row."""
     lang = planned.language
-    head = [
-        complaint.id,
-        f"{planned.severity.value} {planned.priority}" + (" ⇧" if planned.escalated else ""),
-        label(complaint.category, lang),
-    ]
+    head = "\n".join(
+        [
+            complaint.id,
+            f"{planned.severity.value} {planned.priority}" + (" ⇧" if planned.escalated else ""),
+            label(complaint.category, lang),
+        ]
+    )
     for index, task in enumerate(planned.tasks):
-        cells = head if index == 0 else ["", "", ""]
         table.add_row(
-            *cells,
-            ("✓ " if task.completed else "") + task.kind.value,
+            head if index == 0 else "",
+            ("✓ " if task.completed else "") + task_title(task.kind.value, lang),
             label(task.department, lang),
-            f"{task.due_at:%Y-%m-%d %H:%M %z}",
+            f"{task.due_at:%Y-%m-%d}\n{task.due_at:%H:%M %z}",
             end_section=index == len(planned.tasks) - 1,
         )
 
 
-def _read_checked(source: Path, settings: Settings) -> Iterator[ReadResult]:
+def _read_checked(
+    source: str | Path, settings: Settings, info: SourceInfo | None = None
+) -> Iterator[ReadResult]:
     """The source's records with a repeated id quarantined as sync does; a problem of the whole
     file (such as the wrong csv.encoding) exits 2 with its message."""
     with _run_session():
-        yield from mark_duplicates(read_source(source, settings))
+        yield from mark_duplicates(read_source(source, settings, info=info))
 
 
 @app.command()
-def validate(source: SourceArgument, config: ConfigOption = None) -> None:
-    """Check complaints against the schema only; quarantined records go to stderr."""
-    _require_file(source)
+def validate(
+    source: SourceArgument = None,
+    config: ConfigOption = None,
+    output_format: Annotated[
+        SummaryFormat, typer.Option("--format", "-f", help="The summary as one JSON object.")
+    ] = SummaryFormat.TEXT,
+) -> None:
+    """Check complaints against the schema only: a summary of the columns, the encoding and
+    the problems (grouped) on stdout; each quarantined record as a JSON line on stderr."""
     settings = _settings(config)
-    good = bad = 0
-    for result in _read_checked(source, settings):
-        if isinstance(result, QuarantineEntry):
-            bad += 1
-            print(_quarantine_line(result), file=sys.stderr)
-        else:
-            good += 1
-    err.print(f"{good + bad} records read: {good} valid, {bad} quarantined")
-    raise typer.Exit(ExitCode.PARTIAL if bad else ExitCode.OK)
+    source_used = _source(source, settings)
+    info = SourceInfo(kind="")
+    report = summarize(
+        describe_source(source_used),
+        info,
+        _read_checked(source_used, settings, info),
+        on_quarantine=lambda entry: print(_quarantine_line(entry), file=sys.stderr),
+    )
+    if output_format is SummaryFormat.JSON:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        _print_validation(Console(), report)
+    err.print(
+        f"{report.records_read} records read: {report.valid} valid, "
+        f"{report.quarantined} quarantined"
+    )
+    raise typer.Exit(ExitCode.PARTIAL if report.quarantined else ExitCode.OK)
+
+
+def _print_validation(out: Console, report: ValidationReport) -> None:
+    info = report.info
+    facts = [f"{report.source} ({info.kind})"]
+    facts += [f"encoding {info.encoding}"] if info.encoding else []
+    facts += [f"delimiter {info.delimiter}"] if info.delimiter else []
+    facts += [f"sheet {info.sheet}"] if info.sheet else []
+    out.print(", ".join(facts), highlight=False)
+    if info.columns:
+        columns = Table(title="Columns")
+        for name in ("#", "header", "field", "filled"):
+            numeric = name in ("#", "filled")
+            columns.add_column(name, overflow="fold", justify="right" if numeric else "left")
+        for column in info.columns:
+            shown = column.header if column.header is not None else "(unknown: not shown)"
+            columns.add_row(str(column.number), shown, column.target or "—", str(column.filled))
+        out.print(columns)
+    for name in info.missing_required:
+        out.print(f"[red]required but missing[/red]: no column fills {name}")
+    if report.groups:
+        problems = Table(title="Problems")
+        for name in ("field", "problem", "records", "lines"):
+            problems.add_column(name, overflow="fold")
+        for group in report.groups:
+            problems.add_row(group.field, group.message, str(group.count), group.where())
+        out.print(problems)
+    out.print(
+        f"{report.records_read} read, {report.valid} valid, {report.quarantined} quarantined",
+        highlight=False,
+    )
+
+
+class TemplateFormat(StrEnum):
+    XLSX = "xlsx"
+    CSV = "csv"
+
+
+class TemplateLanguage(StrEnum):
+    EN = "en"
+    JA = "ja"
+    ZH_HANS = "zh-Hans"
+    ZH_HANT = "zh-Hant"
+
+
+@app.command()
+def template(
+    output_format: Annotated[TemplateFormat, typer.Option("--format", "-f")] = TemplateFormat.XLSX,
+    language: Annotated[
+        TemplateLanguage, typer.Option("--language", "-l", help="Headers and lists in it.")
+    ] = TemplateLanguage.EN,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Default: complaints-template.<format>")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write an empty complaints workbook (or CSV) to start from: headers in the language,
+    drop-down lists for the enumerated columns, and a sheet explaining each column. Filled in,
+    it reads without any column mapping."""
+    from .readers.template import write_template
+
+    target = output or Path(f"complaints-template.{output_format.value}")
+    if target.exists() and not force:
+        err.print(f"[red]usage[/red] {target} exists; pass --force to overwrite it")
+        raise typer.Exit(ExitCode.USAGE)
+    write_template(target, language.value, output_format.value)
+    err.print(f"wrote {target}")
 
 
 @schema_app.command("export")
@@ -240,8 +382,11 @@ def _summary_json(summary: SyncSummary) -> str:
 
 @app.command("sync")
 def sync_command(
-    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
-    adapter: Annotated[str, typer.Option("--adapter", "-a", help="webhook, hubspot, or a plugin.")],
+    source: SourceOption = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option("--adapter", "-a", help="webhook, hubspot, or a plugin (or source.adapter)."),
+    ] = None,
     config: ConfigOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, touch nothing.")] = False,
     retry_quarantined: Annotated[
@@ -270,8 +415,9 @@ def sync_command(
     stopped; the rest stays pending for the next run).
     """
     _configure_logging(verbose)
-    _require_file(source)
     job = Job(_settings(config))
+    source_used = _source(source, job.settings)
+    adapter = _adapter(adapter, job.settings)
     history_before = None
     if history is not None:
         from .history import parse_cutoff
@@ -284,7 +430,7 @@ def sync_command(
     show = output_format is SummaryFormat.TEXT and err.is_terminal
     with _run_session(), _progress(f"sync → {adapter}", show) as on_progress:
         summary = job.sync(
-            source,
+            source_used,
             adapter=adapter,
             dry_run=dry_run,
             batch_size=batch_size,
@@ -662,6 +808,65 @@ def emulator_hubspot(
             err.print(f"[red]{len(emulator.violations)} contract violation(s)[/red]")
             for violation in emulator.violations[:20]:
                 err.print(f"  {violation}")
+
+
+class MonthlyReportFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+
+
+@app.command("report")
+def report_command(
+    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
+    config: ConfigOption = None,
+    date_from: Annotated[
+        datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")
+    ] = None,
+    date_to: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")
+    ] = None,
+    clinic: Annotated[list[str] | None, typer.Option("--clinic", help="Only this clinic.")] = None,
+    output_format: Annotated[
+        MonthlyReportFormat, typer.Option("--format", "-f")
+    ] = MonthlyReportFormat.TEXT,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    language: Annotated[str | None, typer.Option("--language", help="ja, zh-Hans, …")] = None,
+    window_days: Annotated[int, typer.Option("--window-days", min=1)] = 90,
+    now: Annotated[
+        str | None, typer.Option("--now", help="A fixed clock, ISO 8601 with offset.")
+    ] = None,
+) -> None:
+    """Deadlines kept, volume and mix, recurrence and open work, from local data only (no CRM
+    calls, no personal data). Default period: last calendar month."""
+    from .reporting.command import report_from_source
+
+    _require_file(source)
+    settings = _settings(config)
+    moment = datetime.fromisoformat(now) if now else None
+    if moment is not None and moment.tzinfo is None:
+        err.print("[red]usage[/red] --now needs a time-zone offset")
+        raise typer.Exit(ExitCode.USAGE)
+    with _run_session():
+        text, skipped = report_from_source(
+            source,
+            settings,
+            output_format=output_format.value,
+            date_from=date_from.date() if date_from else None,
+            date_to=date_to.date() if date_to else None,
+            clinics=clinic or (),
+            language=language,
+            window_days=window_days,
+            now=moment,
+        )
+    if skipped:
+        err.print(f"{skipped} record(s) skipped (invalid or repeated; see validate)")
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
 
 
 audit_app = typer.Typer(help="The audit trail of remote writes.", no_args_is_help=True)
