@@ -637,3 +637,43 @@ def test_alerts_without_a_channel_are_listed_and_warned_once(
     assert outcomes[("initial_response", "escalation")] == "sent"
     warnings = [r for r in caplog.records if "reach no channel" in r.getMessage()]
     assert len(warnings) == 1 and "tokyo-ginza overdue front_desk" in warnings[0].getMessage()
+
+
+def test_a_flood_is_spread_over_runs_most_urgent_first_and_nothing_dropped(
+    setup: dict[str, Any], receiver: Receiver
+) -> None:
+    setup["config"].write_text(
+        f'[state]\npath = "{setup["state"]}"\n\n[alerts]\nmax_alerts_per_message = 2\n'
+        'max_messages_per_channel = 1\n\n[alerts.channels]\nfront_desk = ["ALERTS_DESK"]\n'
+        'management = ["ALERTS_MGMT"]\n',
+        encoding="utf-8",
+    )
+    write(
+        setup["source"],
+        *(
+            complaint_data(id=f"GNZ-F-{n}", received_at="2026-11-25T08:20:00+09:00")
+            for n in range(3)
+        ),
+    )
+    seen: list[dict[str, Any]] = []
+    per_run: list[int] = []
+    # Management: 9 escalations (messages of 2, 2, 2, 2, 1) and 3 overdue (2, 1): 7 runs.
+    for minute in range(51, 59):
+        code, report = run(setup, f"2026-11-25T10:{minute}:00+09:00")
+        assert code == 0
+        seen.append(report)
+        per_run.append(len(receiver.to("mgmt")))
+    first = seen[0]
+    assert first["deferred"] > 0 and first["sent"] > 0
+    assert per_run == [1, 2, 3, 4, 5, 6, 7, 7]  # one message per channel and run, then done
+    escalated_first = [alerts_to(receiver, "mgmt")[i]["title"] for i in range(9)]
+    assert all("エスカレーション" in t for t in escalated_first)  # most urgent first
+    # Everything arrived exactly once.
+    expected = {
+        (a["complaint_id"], a["task"], a["level"], c)
+        for a in first["alerts"]
+        for c in a["channels"]
+    }
+    delivered = [(p, a["title"]) for p in ("mgmt", "desk") for a in alerts_to(receiver, p)]
+    assert len(delivered) == len(set(delivered)) == len(expected) == 12 + 9
+    assert seen[-1]["deferred"] == 0

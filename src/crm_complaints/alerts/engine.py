@@ -50,6 +50,7 @@ class Outcome(StrEnum):
     WOULD_SEND = "would_send"  # --dry-run
     UNROUTED = "unrouted"  # no channel configured for it: fix the config
     DONE_IN_CRM = "done_in_crm"  # --check-remote: completed in the CRM
+    DEFERRED = "deferred"  # over this run's message budget: the next run sends it
 
 
 @dataclass
@@ -228,14 +229,30 @@ def run_alerts(
         for alert in report.alerts:
             for channel in _triage(alert, sent, done_remote, dry_run):
                 due.setdefault((channel, alert.level), []).append(alert)
+        budget: dict[str, int] = {}  # messages per channel this run
+        size = config.max_alerts_per_message
         for (channel, level), group in due.items():
             if notifier is None:
                 raise ValueError("a notifier is needed unless dry_run")
-            _send(channel, level, group, ledger, notifier)
+            for start in range(0, len(group), size):
+                piece = group[start : start + size]
+                if budget.get(channel, 0) >= config.max_messages_per_channel:
+                    for alert in piece:  # not recorded: the next run sends them
+                        alert.outcomes[channel] = Outcome.DEFERRED
+                    continue
+                budget[channel] = budget.get(channel, 0) + 1
+                _send(channel, level, piece, ledger, notifier)
         for alert in report.alerts:
             if alert.outcomes:
                 alert.outcome = _overall(alert.outcomes.values())
     _warn_unrouted(report.alerts)
+    deferred = sum(a.outcome is Outcome.DEFERRED for a in report.alerts)
+    if deferred:
+        log.warning(
+            "%d alert(s) left for the next runs (alerts.max_messages_per_channel); a first sync "
+            "of old complaints? see sync --history",
+            deferred,
+        )
     return report
 
 
@@ -355,9 +372,15 @@ def combine(group: Sequence[Alert]) -> AlertText:
 
 
 def _overall(outcomes: Iterable[Outcome]) -> Outcome:
-    """The alert's outcome: failed beats held beats sent/would-send beats already sent."""
+    """The alert's outcome: failed, deferred, held, sent or would-send, else already sent."""
     seen = set(outcomes)
-    for outcome in (Outcome.FAILED, Outcome.HELD, Outcome.SENT, Outcome.WOULD_SEND):
+    for outcome in (
+        Outcome.FAILED,
+        Outcome.DEFERRED,
+        Outcome.HELD,
+        Outcome.SENT,
+        Outcome.WOULD_SEND,
+    ):
         if outcome in seen:
             return outcome
     return Outcome.ALREADY_SENT

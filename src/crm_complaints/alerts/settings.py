@@ -69,6 +69,11 @@ class AlertsConfig(BaseModel):
     """Hold alerts while the clinic is closed (sent at the first run after it opens)..."""
     always_severities: frozenset[Severity] = frozenset({Severity.CRITICAL})
     """...except for complaints of these severities, sent day and night."""
+    max_alerts_per_message: int = Field(30, ge=1, le=500)
+    """Alerts listed in one message (chat services cap a message's length)."""
+    max_messages_per_channel: int = Field(3, ge=1, le=100)
+    """Messages per channel and run (apprise waits 5.5 s between two to one service); the
+    rest is left for the next runs, most urgent first, never dropped."""
     channels: dict[str, list[str]] = Field(default_factory=dict)
     """Key (a department, or a level for extra recipients of every alert of that level) →
     names of environment variables holding apprise URLs; for every clinic."""
