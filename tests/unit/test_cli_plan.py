@@ -83,7 +83,8 @@ def test_plan_table_renders(examples_dir: Path) -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0
-    assert "GNZ-2026-0001" in result.stdout and "initial_response" in result.stdout
+    assert "GNZ-2026-0001" in result.stdout
+    assert "お詫びの電話と事実確認" in result.stdout  # task names in the complaint's language
 
 
 @pytest.mark.parametrize(
