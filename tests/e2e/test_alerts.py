@@ -27,7 +27,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
-from crm_complaints.alerts.ledger import Delivery, Ledger
+from crm_complaints.alerts.ledger import Delivery, Ledger, deadline_key
 from crm_complaints.cli import app
 from crm_complaints.state import open_store
 from tests.conftest import REPO, complaint_data
@@ -499,9 +499,10 @@ def test_management_alerted_once_over_two_runs_and_a_sigkill_between(
     store = open_store(setup["state"])
     try:
         ledger = Ledger(store.engine, store.namespace)
-        assert Delivery("GNZ-A-1", "initial_response", "escalation", "ALERTS_MGMT") in ledger.sent(
-            ["GNZ-A-1"]
-        )
+        due = deadline_key(datetime.fromisoformat("2026-11-25T10:20:00+09:00"))
+        assert Delivery(
+            "GNZ-A-1", "initial_response", "escalation", "ALERTS_MGMT", due
+        ) in ledger.sent(["GNZ-A-1"])
     finally:
         store.close()
 
@@ -677,3 +678,40 @@ def test_a_flood_is_spread_over_runs_most_urgent_first_and_nothing_dropped(
     delivered = [(p, a["title"]) for p in ("mgmt", "desk") for a in alerts_to(receiver, p)]
     assert len(delivered) == len(set(delivered)) == len(expected) == 12 + 9
     assert seen[-1]["deferred"] == 0
+
+
+def test_a_deadline_moved_by_a_pause_alerts_again_when_it_passes(
+    setup: dict[str, Any], receiver: Receiver
+) -> None:
+    text = setup["config"].read_text(encoding="utf-8")
+    setup["config"].write_text(
+        text + '\n[policy]\npause_statuses = ["resolution_proposed"]\n', encoding="utf-8"
+    )
+    base = complaint_data(
+        id="GNZ-P-1",
+        received_at="2026-11-16T10:00:00+09:00",
+        acknowledged_at="2026-11-16T10:30:00+09:00",
+        status="investigating",
+        category="medical_quality",
+    )
+    write(setup["source"], base)  # investigation due Tue 17 at 17:00
+    _, first = run(setup, "2026-11-18T09:00:00+09:00")
+    assert {(a["task"], a["level"], a["outcome"]) for a in first["alerts"]} >= {
+        ("investigation", "overdue", "sent")
+    }
+    paused = {
+        **base,
+        "status_changes": [
+            {"status": "resolution_proposed", "at": "2026-11-17T11:00:00+09:00"},
+            {"status": "investigating", "at": "2026-11-17T15:00:00+09:00"},
+        ],
+    }
+    write(setup["source"], paused)  # 2.5 h of opening time paused: due Wed 18 at 10:30
+    _, before = run(setup, "2026-11-18T09:30:00+09:00")
+    assert not [a for a in before["alerts"] if a["task"] == "investigation"]
+    _, after = run(setup, "2026-11-18T10:45:00+09:00")
+    again = [a for a in after["alerts"] if a["task"] == "investigation"]
+    assert [(a["level"], a["outcome"], a["due_at"]) for a in again] == [
+        ("overdue", "sent", "2026-11-18T10:30:00+09:00")
+    ]
+    assert sum("GNZ-P-1" in b["message"] for b in alerts_to(receiver, "doctor")) == 2

@@ -29,7 +29,7 @@ from ..policy import Plan, PlannedTask, Policy
 from ..readers import QuarantineEntry, ReadResult
 from ..schema import Complaint, Department
 from ..state import RecordState, SqlStateStore
-from .ledger import Delivery, Ledger
+from .ledger import Delivery, Ledger, deadline_key
 from .message import AlertText, render
 from .notify import Notifier
 from .settings import AlertsConfig, Level
@@ -333,7 +333,7 @@ def _triage(
         return []
     to_send = []
     for channel in alert.channels:
-        if Delivery(alert.complaint_id, alert.task, alert.level.value, channel) in sent:
+        if _delivery(alert, alert.level, channel) in sent:
             alert.outcomes[channel] = Outcome.ALREADY_SENT
         elif alert.held_until is not None:
             alert.outcomes[channel] = Outcome.HELD
@@ -344,12 +344,18 @@ def _triage(
     return to_send
 
 
+def _delivery(alert: Alert, level: Level, channel: str) -> Delivery:
+    return Delivery(
+        alert.complaint_id, alert.task, level.value, channel, deadline_key(alert.due_at)
+    )
+
+
 def _send(
     channel: str, level: Level, group: list[Alert], ledger: Ledger, notifier: Notifier
 ) -> None:
     """One message per channel and level and run (apprise spaces a channel's messages by
     seconds, and people read one list better than ten pings); claimed, sent, settled."""
-    deliveries = [Delivery(a.complaint_id, a.task, level.value, channel) for a in group]
+    deliveries = [_delivery(a, level, channel) for a in group]
     ledger.claim([(d, a.due_at) for d, a in zip(deliveries, group, strict=True)])
     error = notifier.send(channel, combine(group))
     ledger.settle(deliveries, error)

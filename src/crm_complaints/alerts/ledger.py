@@ -1,4 +1,4 @@
-"""The record of alerts sent: each (complaint, task, level, channel) once.
+"""The record of alerts sent: each (complaint, task, level, channel, deadline) once.
 
 Protocol (at most one duplicate in a crash window, never a lost alert):
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from ..migrations import DEFAULT_NAMESPACE, metadata
 
-__all__ = ["Delivery", "DeliveryState", "Ledger", "notifications"]
+__all__ = ["Delivery", "DeliveryState", "Ledger", "deadline_key", "notifications"]
 
 notifications = sa.Table(
     "alert_notifications",
@@ -35,6 +35,7 @@ notifications = sa.Table(
     sa.Column("task", sa.String(32), primary_key=True),
     sa.Column("level", sa.String(16), primary_key=True),
     sa.Column("channel", sa.String(128), primary_key=True),
+    sa.Column("deadline", sa.String(32), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
@@ -52,12 +53,21 @@ class DeliveryState(StrEnum):
 
 @dataclass(frozen=True, order=True)
 class Delivery:
-    """One alert to one channel (an environment variable name, never its URL)."""
+    """One alert to one channel (an environment variable name, never its URL), for one
+    deadline: a due date that moves (a pause, a changed calendar) and passes again alerts
+    again."""
 
     complaint_id: str
     task: str
     level: str
     channel: str
+    deadline: str
+    """The due time in UTC, ISO 8601 (see :func:`deadline_key`)."""
+
+
+def deadline_key(due_at: datetime) -> str:
+    """A due time as the ledger keys it: UTC, to the second, whatever the zone it came in."""
+    return due_at.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 class Ledger:
@@ -75,7 +85,7 @@ class Ledger:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
                 rows = conn.execute(
-                    sa.select(t.complaint_id, t.task, t.level, t.channel).where(
+                    sa.select(t.complaint_id, t.task, t.level, t.channel, t.deadline).where(
                         t.namespace == self.namespace,
                         t.state == DeliveryState.SENT.value,
                         t.complaint_id.in_(ids[start : start + 500]),
@@ -89,11 +99,11 @@ class Ledger:
         t = notifications.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.complaint_id, t.task, t.level, t.channel, t.state).where(
+                sa.select(t.complaint_id, t.task, t.level, t.channel, t.deadline, t.state).where(
                     t.namespace == self.namespace
                 )
             )
-            return {Delivery(*row[:4]): row[4] for row in rows}
+            return {Delivery(*row[:5]): row[5] for row in rows}
 
     def claim(self, deliveries: Sequence[tuple[Delivery, datetime]]) -> None:
         """Step 1: each (delivery, due time) written ``sending``, committed before sending."""
@@ -118,6 +128,7 @@ class Ledger:
                             task=delivery.task,
                             level=delivery.level,
                             channel=delivery.channel,
+                            deadline=delivery.deadline,
                             state=DeliveryState.SENDING.value,
                             due_at=due_at,
                             attempts=1,
@@ -145,4 +156,5 @@ class Ledger:
             t.task == delivery.task,
             t.level == delivery.level,
             t.channel == delivery.channel,
+            t.deadline == delivery.deadline,
         )
