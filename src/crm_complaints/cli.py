@@ -185,20 +185,17 @@ def plan(
     raise typer.Exit(ExitCode.PARTIAL if quarantined else ExitCode.OK)
 
 
-PLAN_LEGEND = (
-    "⇧ escalated to management   ✓ step already done   "
-    "due: the clinic's local time (UTC offset below)"
-)
+PLAN_LEGEND = "⇧ escalated to management · ✓ step already done · due: the clinic's local time"
 
 
 def _plan_table() -> Table:
     """Four columns, so that it reads at 80 columns: the complaint (id, severity, category),
     the task in the complaint's language, who, and when."""
-    table = Table(title="Complaint plans", expand=False, pad_edge=False)
-    table.add_column("complaint", overflow="fold", max_width=22)
-    table.add_column("task", overflow="fold", ratio=3)
-    table.add_column("who", overflow="fold", ratio=1)
-    table.add_column("due", no_wrap=True, min_width=10)
+    table = Table(title="Complaint plans", expand=True, pad_edge=False)
+    table.add_column("complaint", overflow="fold", ratio=3)
+    table.add_column("task", overflow="fold", ratio=5)
+    table.add_column("who", overflow="fold", ratio=2)
+    table.add_column("due", no_wrap=True, width=11)
     return table
 
 
@@ -215,7 +212,8 @@ def _add_plan_row(table: Table, complaint: Complaint, planned: Plan) -> None:
     for index, task in enumerate(planned.tasks):
         table.add_row(
             head if index == 0 else "",
-            ("✓ " if task.completed else "") + task_title(task.kind.value, lang),
+            # no space after the mark: a line may break at a space, and CJK titles have none
+            ("✓" if task.completed else "") + task_title(task.kind.value, lang),
             label(task.department, lang),
             f"{task.due_at:%Y-%m-%d}\n{task.due_at:%H:%M %z}",
             end_section=index == len(planned.tasks) - 1,
@@ -274,8 +272,9 @@ def _print_validation(out: Console, report: ValidationReport) -> None:
             numeric = name in ("#", "filled")
             columns.add_column(name, overflow="fold", justify="right" if numeric else "left")
         for column in info.columns:
-            shown = column.header if column.header is not None else "(unknown: not shown)"
-            columns.add_row(str(column.number), shown, column.target or "—", str(column.filled))
+            shown = column.header if column.header is not None else "(not shown)"
+            target = column.target or f"[yellow]{column.label}[/yellow]"
+            columns.add_row(str(column.number), shown, target, str(column.filled))
         out.print(columns)
     for name in info.missing_required:
         out.print(f"[red]required but missing[/red]: no column fills {name}")
