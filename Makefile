@@ -22,6 +22,8 @@ test: $(STAMP) browser postgres lint typecheck wheel-check pytest
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 # The tests need a PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres, database test),
 # or the one named by CRM_COMPLAINTS_TEST_POSTGRES. When nothing answers there, Debian's

@@ -58,7 +58,8 @@ def _trend_chart(report: dict[str, Any], language: str) -> str:
     for row in report["volume"]["month"]:
         if row["clinic"] != "*":
             series[row["clinic"]][row["key"]] = row["current"]
-    months = sorted({m for s in series.values() for m in s})
+    first, last = report["period"]["from"][:7], report["period"]["to"][:7]
+    months = sorted({m for s in series.values() for m in s if first <= m <= last})
     width, height, pad = 640, 200, 32
     top = max([1, *(v for s in series.values() for v in s.values())])
     step = (width - 2 * pad) / max(1, len(months) - 1)
@@ -201,7 +202,7 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
             share(r["on_time_share"]),
             (
                 f"{r['delay_business_hours_median']} / {r['delay_business_hours_p90']}"
-                if "delay_business_hours_median" in r
+                if r.get("delay_business_hours_median") is not None
                 else ""
             ),
         ]
