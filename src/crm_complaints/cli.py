@@ -266,6 +266,8 @@ def _print_validation(out: Console, report: ValidationReport) -> None:
     facts += [f"delimiter {info.delimiter}"] if info.delimiter else []
     facts += [f"sheet {info.sheet}"] if info.sheet else []
     out.print(", ".join(facts), highlight=False)
+    if not info.columns and not report.records_read:
+        out.print("[yellow]the source is empty[/yellow]: no header row, no records")
     if info.columns:
         columns = Table(title="Columns")
         for name in ("#", "header", "field", "filled"):

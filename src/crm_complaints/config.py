@@ -259,6 +259,9 @@ class ValueWords(_Section):
     demand_kind: dict[str, DemandKind] = Field(default_factory=dict)
     department: dict[str, Department] = Field(default_factory=dict)
     risk_flags: dict[str, RiskFlag] = Field(default_factory=dict)
+    clinic: dict[str, str] = Field(default_factory=dict)
+    """The clinic's name as the sheet writes it → its id in ``[clinics]`` (``"銀座院" =
+    "tokyo-ginza"``)."""
     yes: list[str] = Field(default_factory=list)
     """Further words meaning "yes" in a yes/no column of one risk flag (あり, 有, yes… known)."""
     no: list[str] = Field(default_factory=list)

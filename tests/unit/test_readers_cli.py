@@ -85,3 +85,25 @@ def test_template_csv_writes_headers_excel_opens(tmp_path: Path) -> None:
     header = raw.decode("utf-8-sig").splitlines()[0].split(",")
     assert header[:4] == ["Complaint no.", "Clinic", "Received at", "Channel"]
     assert "Risk of spreading on social media" in header
+
+
+def test_the_japanese_example_export_reads_with_its_config(examples_dir: Path) -> None:
+    folder = examples_dir / "ja-clinic"
+    source, config = folder / "front-desk-export.csv", folder / "config.toml"
+    raw = source.read_bytes()
+    try:
+        raw.decode("utf-8")
+        raise AssertionError("the example must be a cp932 export, as Excel in Japan saves it")
+    except UnicodeDecodeError:
+        pass
+    result = runner.invoke(app, ["validate", str(source), "-c", str(config), "-f", "json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["encoding"] == "cp932 (Shift_JIS) (detected)"
+    assert (report["valid"], report["quarantined"]) == (5, 0)
+    planned = runner.invoke(app, ["plan", str(source), "-c", str(config), "-f", "json"])
+    plans = {p["complaint_id"]: p for p in map(json.loads, planned.stdout.splitlines())}
+    assert plans["2026-1102"]["severity"] == "high"  # 副作用 + SNS拡散の恐れ: あり
+    umeda = plans["2026-1103"]  # 梅田院 → osaka-umeda; 2026年11月21日 11時05分 Tokyo time
+    first = next(t for t in umeda["tasks"] if t["kind"] == "initial_response")
+    assert first["due_at"] == "2026-11-21T13:05:00+09:00"

@@ -168,7 +168,7 @@ class RowMapper:
         clinic: str | None = None
         if self._clinic_index is not None:
             clinic_cell = row[self._clinic_index]
-            clinic = cell_text(clinic_cell) if clinic_cell is not None else None
+            clinic = self.vocabulary.clinic(cell_text(clinic_cell)) if clinic_cell else None
         data: dict[str, Any] = {}
         flags: list[str] = []
         problems: list[FieldProblem] = []
@@ -219,6 +219,8 @@ class RowMapper:
             return
         elif path == "risk_flags":
             value = self.vocabulary.flags(cell_text(cell), [self.config.list_separator])
+        elif path == "clinic":
+            value = self.vocabulary.clinic(cell_text(cell))
         elif path in _ENUM_PATHS:
             value = self.vocabulary.value(path, cell_text(cell))
         elif path == "demand.amount":

@@ -53,6 +53,7 @@ class Vocabulary:
     words: Mapping[str, Mapping[str, str]]
     yes: frozenset[str]
     no: frozenset[str]
+    clinics: Mapping[str, str]
 
     @classmethod
     def build(cls, synonyms: ValueWords | None = None) -> Vocabulary:
@@ -72,7 +73,12 @@ class Vocabulary:
             words=words,
             yes=frozenset(map(normalize_word, [*YES_WORDS, *synonyms.yes])),
             no=frozenset(map(normalize_word, [*NO_WORDS, *synonyms.no])),
+            clinics={normalize_word(name): id_ for name, id_ in synonyms.clinic.items()},
         )
+
+    def clinic(self, text: str) -> str:
+        """A clinic's id for its name as the sheet writes it (``csv.values.clinic``)."""
+        return self.clinics.get(normalize_word(text), text) if self.clinics else text
 
     def value(self, path: str, text: str) -> str:
         """The schema value for a clinic's word, or the word itself for the schema to refuse."""
