@@ -131,6 +131,7 @@ class Portal:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=emulator_main, args=(child, self.limit, WINDOW))
         self.process.start()
+        child.close()  # so a dead emulator is an EOFError here, not a wait forever
         self.base_url = self.conn.recv()
         owners = "\n".join(f'{k} = "{v}"' for k, v in OWNERS.items())
         self.config.write_text(
@@ -230,20 +231,28 @@ def schema() -> Iterator[str]:
             conn.execute(f'drop schema "{name}" cascade')
 
 
-def database_size(state_url: str) -> tuple[int, int]:
-    """Rows of the state tables and their size on disk (tables, indexes, TOAST) in bytes."""
+def database_size(state_url: str) -> tuple[int, int, str]:
+    """Rows of every table of the state store's schema, their size on disk (tables, indexes,
+    TOAST) in bytes, and the rows per table."""
     name = state_url.rsplit("%3D", 1)[1]
     with psycopg.connect(SERVER) as conn:
-        rows = sum(
-            int(conn.execute(f'select count(*) from "{name}".{table}').fetchone()[0])  # type: ignore[index]
-            for table in ("records", "runs", "quarantine")
-        )
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "select tablename from pg_tables where schemaname = %s order by tablename", (name,)
+            )
+        ]
+        counts = {
+            table: int(conn.execute(f'select count(*) from "{name}"."{table}"').fetchone()[0])  # type: ignore[index]
+            for table in tables
+        }
         size = conn.execute(
             "select sum(pg_total_relation_size(c.oid)) from pg_class c join pg_namespace n "
             "on n.oid = c.relnamespace where n.nspname = %s and c.relkind = 'r'",
             (name,),
         ).fetchone()[0]  # type: ignore[index]
-    return rows, int(size)
+    breakdown = ", ".join(f"{table} {count:,}" for table, count in counts.items() if count)
+    return sum(counts.values()), int(size), breakdown
 
 
 def make_portals(count: int, complaints: int, folder: Path, state_url: str) -> list[Portal]:
@@ -383,12 +392,12 @@ def main() -> None:
             portals = make_portals(count, args.complaints, Path(tmp), state_url)
             try:
                 together = first_syncs(portals, together=True)
-                rows, size = database_size(state_url)
+                rows, size, breakdown = database_size(state_url)
                 locked = second_worker_exit(portals[0])
                 report = kill_rounds(portals, args.rounds, policy, rng)
                 final = [p.check(policy) for p in portals]
                 total_complaints = sum(len(p.complaints) for p in portals)
-                final_rows, final_size = database_size(state_url)
+                final_rows, final_size, _ = database_size(state_url)
             finally:
                 for portal in portals:
                     portal.stop()
@@ -426,7 +435,8 @@ def main() -> None:
         f"state database after the first syncs: {rows:,} rows, {size / 2**20:.1f} MiB for "
         f"{first_total:,} complaints = {rows * 10_000 / first_total:,.0f} rows and "
         f"{size / 2**20 * 10_000 / first_total:.2f} MiB per 10,000 complaints; after the kill "
-        f"rounds: {final_rows:,} rows, {final_size / 2**20:.1f} MiB for {total_complaints:,}"
+        f"rounds: {final_rows:,} rows, {final_size / 2**20:.1f} MiB for {total_complaints:,} "
+        f"(rows after the first syncs: {breakdown})"
     )
     peak = max(max(alone[p.namespace]["rss"], together[p.namespace]["rss"]) for p in portals)
     print(f"peak RSS per sync worker: {peak:.1f} MiB (largest of {2 * count} first syncs)")
