@@ -39,7 +39,7 @@ from typing import Any
 
 from ..calendar import BusinessCalendar
 from ..errors import RecordError
-from ..policy import Policy, TaskKind
+from ..policy import Plan, Policy, TaskKind
 from ..schema import Complaint, Status
 
 __all__ = [
@@ -187,6 +187,7 @@ def compute_report(
     current = [c for c, day in chosen if options.date_from <= day <= options.date_to]
     previous = [c for c, day in chosen if previous_from <= day <= previous_to]
     unplannable: list[str] = []
+    plans = _Plans(policy, unplannable)  # one plan per complaint, shared by both sections
     return {
         "period": {
             "from": options.date_from.isoformat(),
@@ -198,25 +199,42 @@ def compute_report(
             "clinics": sorted({c.clinic for c, _ in chosen}),
         },
         "totals": {"current": len(current), "previous": len(previous)},
-        "deadlines": _deadlines(current, policy, options.now, unplannable),
+        "deadlines": _deadlines(current, plans, options.now),
         "volume": _volume(current, previous, policy, zones),
         "recurrence": _recurrence(chosen, options),
-        "open_work": _open_work([c for c, _ in chosen], policy, options.now, unplannable),
+        "open_work": _open_work([c for c, _ in chosen], plans, options.now),
         "unplannable": sorted(set(unplannable)),
     }
 
 
+class _Plans:
+    """Plans by complaint id, made once; a complaint no deadline can be computed for is
+    listed in ``unplannable`` (by id) and left out."""
+
+    def __init__(self, policy: Policy, unplannable: list[str]) -> None:
+        self.policy = policy
+        self.unplannable = unplannable
+        self._made: dict[str, Plan | None] = {}
+
+    def of(self, complaint: Complaint) -> Plan | None:
+        if complaint.id not in self._made:
+            try:
+                self._made[complaint.id] = self.policy.plan(complaint)
+            except RecordError:
+                self.unplannable.append(complaint.id)
+                self._made[complaint.id] = None
+        return self._made[complaint.id]
+
+
 def _deadlines(
-    complaints: Sequence[Complaint], policy: Policy, now: datetime, unplannable: list[str]
+    complaints: Sequence[Complaint], plans: _Plans, now: datetime
 ) -> list[dict[str, Any]]:
     cells: dict[tuple[str, str, str], _DeadlineCell] = defaultdict(_DeadlineCell)
     for complaint in complaints:
-        try:
-            plan = policy.plan(complaint)
-        except RecordError:
-            unplannable.append(complaint.id)
+        plan = plans.of(complaint)
+        if plan is None:
             continue
-        calendar = policy.calendar_for(complaint.clinic)
+        calendar = plans.policy.calendar_for(complaint.clinic)
         for task in plan.tasks:
             cell = cells[(complaint.clinic, task.department.value, task.kind.value)]
             finished = done_at(complaint, task.kind)
@@ -346,16 +364,14 @@ def _recurrence(chosen: Sequence[tuple[Complaint, date]], options: ReportOptions
 
 
 def _open_work(
-    complaints: Sequence[Complaint], policy: Policy, now: datetime, unplannable: list[str]
+    complaints: Sequence[Complaint], plans: _Plans, now: datetime
 ) -> list[dict[str, Any]]:
     cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for complaint in complaints:
         if complaint.status is Status.CLOSED or complaint.received_at > now:
             continue
-        try:
-            plan = policy.plan(complaint)
-        except RecordError:
-            unplannable.append(complaint.id)
+        plan = plans.of(complaint)
+        if plan is None:
             continue
         for task in plan.tasks:
             if task.completed:
