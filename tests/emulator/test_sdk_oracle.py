@@ -1,8 +1,9 @@
 """A second oracle: every emulator answer the HubSpot adapter reads, deserialized by the SDK.
 
 The specs are one view of HubSpot; the official SDK's generated models are another (with
-client-side validation turned on, a missing required field or a wrong enum value fails). The adapter parses
-its hot paths' JSON itself, so nothing else would notice an answer the SDK could not read.
+client-side validation turned on, a missing required field or a wrong enum value fails). The
+adapter parses its hot paths' JSON itself, so nothing else would notice an answer the SDK could
+not read.
 """
 
 from __future__ import annotations

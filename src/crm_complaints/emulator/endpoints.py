@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import account
-from .portal import Portal
+from .portal import Portal, StoredObject
 from .schema import DEFAULT_ASSOCIATION_TYPES, OBJECT_TYPE_IDS
 from .search_filters import matches
 from .wire import HubSpotError, error_response, iso, json_response
@@ -180,9 +180,8 @@ class Endpoints:
 
     def _object_create(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
-        body = _body(request)
-        obj = self.portal.create(kind, body.get("properties", {}))
-        self._associate_inline(kind, obj.id, body.get("associations", []))
+        with self.portal.lock:
+            obj = self._create_linked(kind, _body(request))
         return json_response(201, obj.as_json())
 
     def _object_get(self, request: Request, object_type: str, object_id: str) -> Response:
@@ -211,7 +210,9 @@ class Endpoints:
         """Per-input processing with HubSpot's partial-failure rules.
 
         With an ``objectWriteTraceId`` on every failing input, failures come back as 207 with
-        ``errors[].context.objectWriteTraceId``; otherwise the first failure fails the call.
+        ``errors[].context.objectWriteTraceId``; otherwise the first failure fails the call, and
+        the inputs before it stay written: HubSpot does not promise a rollback, so a client
+        must not count on one.
         HubSpot promises that only for batch create: with ``partial=False`` (upsert, update) one
         bad input fails the whole request and nothing of it is written.
         """
@@ -254,9 +255,7 @@ class Endpoints:
         kind = self.portal.object_type(object_type)
 
         def work(item: dict[str, Any]) -> dict[str, Any]:
-            obj = self.portal.create(kind, item.get("properties", {}))
-            self._associate_inline(kind, obj.id, item.get("associations", []))
-            return obj.as_json()
+            return self._create_linked(kind, item).as_json()
 
         return self._batch_run(_inputs(request), work, created_status=201)
 
@@ -287,6 +286,10 @@ class Endpoints:
             return self._batch_run(inputs, work, partial=False)
 
     def _batch_read(self, request: Request, object_type: str) -> Response:
+        """Objects by id (or by a unique ``idProperty``); ids missing or archived are one
+        ``OBJECT_NOT_FOUND`` entry in ``errors[]`` with ``context.ids``, and the answer a 207
+        (HubSpot's wording: "Could not get some CONTACT objects, they may be deleted or not
+        exist. Check that ids are valid.")."""
         kind = self.portal.object_type(object_type)
         body = _body(request)
         inputs = _inputs(request)
@@ -307,7 +310,8 @@ class Endpoints:
                 {
                     "status": "error",
                     "category": "OBJECT_NOT_FOUND",
-                    "message": "Could not get some objects, they may be deleted or not exist.",
+                    "message": f"Could not get some {kind[:-1].upper()} objects, they may be "
+                    "deleted or not exist. Check that ids are valid.",
                     "context": {"ids": missing},
                     "errors": [],
                     "links": {},
@@ -344,25 +348,59 @@ class Endpoints:
         return json_response(200, payload)
 
     # -- associations v4 ------------------------------------------------------------------
-    def _associate_inline(
-        self, kind: str, object_id: str, associations: list[dict[str, Any]]
-    ) -> None:
-        for association in associations:
-            to_id = str(association["to"]["id"])
-            for spec in association.get("types", []):
-                to_type = next(
-                    (
-                        t
-                        for (f, t), type_id in DEFAULT_ASSOCIATION_TYPES.items()
-                        if f == kind and type_id == spec["associationTypeId"]
-                    ),
-                    None,
+    def _create_linked(self, kind: str, item: dict[str, Any]) -> StoredObject:
+        """An object and its inline ``associations`` in one step (the caller holds the lock).
+
+        Every association is checked before the object is written, so a bad one refuses the
+        object and writes nothing of it: a retry cannot leave a duplicate behind. A target that
+        does not exist gets HubSpot's answer to an invalid association (400
+        ``VALIDATION_ERROR`` "One or more associations are invalid", ``context``
+        ``INVALID_OBJECT_IDS: ["TICKET=123 is not valid"]``, ``objectId``, ``objectType``;
+        https://github.com/HubSpot/hubspot-api-nodejs/issues/646).
+        """
+        links = [
+            link
+            for association in item.get("associations") or []
+            for link in self._inline_links(kind, association)
+        ]
+        obj = self.portal.create(kind, item.get("properties", {}))
+        for to_type, to_id, type_id in links:
+            self.portal.associate(kind, obj.id, to_type, to_id, type_id)
+        return obj
+
+    def _inline_links(self, kind: str, association: dict[str, Any]) -> list[tuple[str, str, int]]:
+        """One inline association's (target type, target id, type id), each checked."""
+        to_id = str(association["to"]["id"])
+        links = []
+        for spec in association["types"]:
+            type_id = int(spec["associationTypeId"])
+            to_type = next(
+                (
+                    t
+                    for (f, t), known in DEFAULT_ASSOCIATION_TYPES.items()
+                    if f == kind and known == type_id
+                ),
+                None,
+            )
+            if to_type is None:
+                raise HubSpotError(
+                    400,
+                    f"association type {type_id} is not valid from {kind}",
+                    context={"associationTypeId": [str(type_id)]},
                 )
-                if to_type is None:
-                    raise HubSpotError(400, f"unknown association type {spec['associationTypeId']}")
-                self.portal.associate(
-                    kind, object_id, to_type, to_id, int(spec["associationTypeId"])
+            if self.portal.find(to_type, to_id, None) is None:
+                name = to_type[:-1].upper()
+                raise HubSpotError(
+                    400,
+                    "One or more associations are invalid",
+                    context={
+                        "INVALID_OBJECT_IDS": [f"{name}={to_id} is not valid"],
+                        "objectId": [to_id],
+                        "objectType": [name],
+                    },
                 )
+            links.append((to_type, to_id, type_id))
+        return links
 
     def _assoc_batch_create(self, request: Request, from_type: str, to_type: str) -> Response:
         source = self.portal.object_type(from_type)
@@ -405,43 +443,68 @@ class Endpoints:
         return json_response(201, _association(source, from_id, target, to_id))
 
     def _assoc_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
+        """Each input's links, one result per object that has any; an object with none (or
+        that does not exist) is an ``errors[]`` entry and the answer a 207, as HubSpot does
+        (``crm.associations.NO_ASSOCIATIONS_FOUND``: "No company is associated with deal 1.",
+        context ``fromObjectId``, ``fromObjectType``, ``toObjectType``; seen in clients'
+        fixtures, e.g. https://github.com/HubSpot/hubspot-api-nodejs/issues/656 for the 207).
+        ``toObjectId`` is a JSON number as HubSpot sends it (see :mod:`.errata`). HubSpot pages
+        a long ``to`` list per input; the emulator never holds enough links to need it."""
         source = self.portal.object_type(from_type)
         target = self.portal.object_type(to_type)
-        results = []
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         with self.portal.lock:
             for item in _inputs(request):
                 from_id = str(item["id"])
                 linked = self.portal.associated(source, from_id, target)
                 if not linked:
+                    errors.append(_no_associations(source, from_id, target))
                     continue
-                results.append(
-                    {
-                        "from": {"id": from_id},
-                        "to": [
-                            {
-                                "toObjectId": to_id,
-                                "associationTypes": _types(types),
-                            }
-                            for to_id, types in sorted(linked.items())
-                        ],
-                    }
-                )
-        return json_response(200, _batch(results))
+                results.append({"from": {"id": from_id}, "to": _linked(linked)})
+        return _batch_answer(results, errors, 200)
 
     def _assoc_list(
         self, request: Request, object_type: str, object_id: str, to_type: str
     ) -> Response:
-        """One object's associations of one type (v4), one page."""
+        """One object's associations of one type (v4), a page of ``limit`` (at most 500)
+        after the ``after`` cursor."""
         source = self.portal.object_type(object_type)
         target = self.portal.object_type(to_type)
+        limit = min(int(request.args.get("limit", 500)), 500)
+        after = int(request.args.get("after") or 0)
         with self.portal.lock:
             self.portal.get(source, object_id)
-            linked = self.portal.associated(source, object_id, target)
-        results = [
-            {"toObjectId": to_id, "associationTypes": _types(types)}
-            for to_id, types in sorted(linked.items(), key=lambda item: int(item[0]))
-        ]
-        return json_response(200, {"results": results})
+            linked = _linked(self.portal.associated(source, object_id, target))
+        body: dict[str, Any] = {"results": linked[after : after + limit]}
+        if after + limit < len(linked):
+            body["paging"] = {"next": {"after": str(after + limit)}}
+        return json_response(200, body)
+
+
+def _linked(linked: dict[str, set[int]]) -> list[dict[str, Any]]:
+    """Linked objects as v4 lists them, by id: ``toObjectId`` a number, as HubSpot sends it."""
+    return [
+        {"toObjectId": int(to_id), "associationTypes": _types(types)}
+        for to_id, types in sorted(linked.items(), key=lambda item: int(item[0]))
+    ]
+
+
+def _no_associations(source: str, from_id: str, target: str) -> dict[str, Any]:
+    """HubSpot's per-input error for an object with no links of the type asked for."""
+    return {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "message": f"No {target[:-1]} is associated with {source[:-1]} {from_id}.",
+        "context": {
+            "fromObjectId": [from_id],
+            "fromObjectType": [source[:-1]],
+            "toObjectType": [target[:-1]],
+        },
+        "errors": [],
+        "links": {},
+    }
 
 
 def _types(types: set[int]) -> list[dict[str, Any]]:

@@ -29,12 +29,42 @@ class Erratum:
 
 
 def _drop_null_labels(body: Json) -> Json:
+    for target in _targets(body):
+        for kind in target.get("associationTypes", []):
+            if isinstance(kind, dict) and kind.get("label", "") is None:
+                del kind["label"]
+    return body
+
+
+def _targets(body: Json) -> list[dict[str, Any]]:
+    """The linked objects of a v4 answer: ``results[].to[]`` (batch) or ``results[]`` (one)."""
+    found: list[dict[str, Any]] = []
     for result in body.get("results", []) if isinstance(body, dict) else []:
-        targets = result.get("to", [result]) if isinstance(result, dict) else []
-        for target in targets:  # batch read: results[].to[]; one object's list: results[]
-            for kind in target.get("associationTypes", []) if isinstance(target, dict) else []:
-                if isinstance(kind, dict) and kind.get("label", "") is None:
-                    del kind["label"]
+        for target in result.get("to", []) if isinstance(result, dict) else []:
+            found.append(target)
+        if isinstance(result, dict) and "toObjectId" in result:
+            found.append(result)
+    return [t for t in found if isinstance(t, dict)]
+
+
+def _ids_as_strings(body: Json) -> Json:
+    for target in _targets(body):
+        if isinstance(target.get("toObjectId"), int):
+            target["toObjectId"] = str(target["toObjectId"])
+    return body
+
+
+def _sub_category_as_object(body: Json) -> Json:
+    for error in body.get("errors", []) if isinstance(body, dict) else []:
+        if isinstance(error, dict) and isinstance(error.get("subCategory"), str):
+            del error["subCategory"]
+    return body
+
+
+def _batch_read_defaults(body: Json) -> Json:
+    if isinstance(body, dict):
+        body.setdefault("properties", [])
+        body.setdefault("propertiesWithHistory", [])
     return body
 
 
@@ -48,31 +78,69 @@ def _search_defaults(body: Json) -> Json:
     return body
 
 
+_BATCH_READ = r"/crm/v4/associations/[^/]+/[^/]+/batch/read"
+_ONE_LIST = r"/crm/v4/objects/[^/]+/[^/]+/associations/[^/]+"
+_NULL_LABEL = 'an unlabeled association carries "label": null; the spec allows only a string'
+_NUMBER_ID = "toObjectId is a JSON number (HubSpot's v4 ids are numbers); the spec says string"
+_V4_DOCS = "https://developers.hubspot.com/docs/api/crm/associations"
+
 ERRATA: tuple[Erratum, ...] = (
     Erratum(
         "response",
         "POST",
-        r"/crm/v4/associations/[^/]+/[^/]+/batch/read",
-        'an unlabeled association carries "label": null; the spec allows only a string',
-        "https://developers.hubspot.com/docs/api/crm/associations (example answers show "
-        '"label": null); https://github.com/HubSpot/hubspot-api-nodejs/issues/371',
+        _BATCH_READ,
+        _NULL_LABEL,
+        f'{_V4_DOCS} (example answers show "label": null); '
+        "https://github.com/HubSpot/hubspot-api-nodejs/issues/371",
         _drop_null_labels,
+    ),
+    Erratum("response", "GET", _ONE_LIST, _NULL_LABEL, _V4_DOCS, _drop_null_labels),
+    Erratum(
+        "response",
+        "POST",
+        _BATCH_READ,
+        _NUMBER_ID,
+        f'{_V4_DOCS} (example answers: "toObjectId": 12345); '
+        "https://github.com/HubSpot/hubspot-api-php/issues/261",
+        _ids_as_strings,
     ),
     Erratum(
         "response",
         "GET",
-        r"/crm/v4/objects/[^/]+/[^/]+/associations/[^/]+",
-        'an unlabeled association carries "label": null; the spec allows only a string',
-        "https://developers.hubspot.com/docs/api/crm/associations",
-        _drop_null_labels,
+        _ONE_LIST,
+        _NUMBER_ID,
+        f"{_V4_DOCS}; https://github.com/HubSpot/hubspot-api-php/issues/261",
+        _ids_as_strings,
+    ),
+    Erratum(
+        "response",
+        "POST",
+        _BATCH_READ,
+        "errors[].subCategory is a string (crm.associations.NO_ASSOCIATIONS_FOUND); the spec's "
+        "StandardError declares an object",
+        "https://github.com/HubSpot/hubspot-api-nodejs/issues/656 (a 207 with errors[]); "
+        "clients' fixtures of the answer, e.g. subCategory "
+        '"crm.associations.NO_ASSOCIATIONS_FOUND"',
+        _sub_category_as_object,
+    ),
+    Erratum(
+        "request",
+        "POST",
+        r"/crm/v3/objects/[^/]+/batch/read",
+        "properties and propertiesWithHistory are optional (the spec marks them required): "
+        "without them HubSpot answers the objects with their default properties",
+        'https://developers.hubspot.com/docs/api/crm/contacts ("Retrieve contacts by record ID '
+        'or custom property": the batch read examples send no propertiesWithHistory)',
+        _batch_read_defaults,
     ),
     Erratum(
         "request",
         "POST",
         r"/crm/v3/objects/[^/]+/search",
         "after, sorts, properties, filterGroups and limit are optional (the spec marks them "
-        "required)",
-        "https://developers.hubspot.com/docs/api/crm/search (requests without after or sorts)",
+        "required); HubSpot documents {} as a basic search",
+        'https://developers.hubspot.com/docs/api/crm/search ("include only an empty object '
+        'in the request body")',
         _search_defaults,
     ),
 )

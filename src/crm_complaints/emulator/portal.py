@@ -64,7 +64,14 @@ class Owner:
 
 @dataclass
 class Portal:
-    """One HubSpot account's CRM data, in memory and thread-safe."""
+    """One HubSpot account's CRM data, in memory and thread-safe.
+
+    ``unique_task_properties``: HubSpot documents unique-value properties (``hasUniqueValue``)
+    for contacts, companies, deals, tickets and custom objects, never for tasks
+    (https://developers.hubspot.com/docs/api/crm/properties, "Create unique identifier
+    properties"), so creating one on tasks is refused with a 400 ``VALIDATION_ERROR``, as a
+    real portal may; a test that needs the lenient behaviour turns this on.
+    """
 
     owners: list[Owner] = field(default_factory=list)
     pipelines: list[dict[str, Any]] = field(default_factory=list)
@@ -80,10 +87,7 @@ class Portal:
     lock: threading.RLock = field(default_factory=threading.RLock)
     # For tests: property values the portal refuses (a per-record 400, as for a bad value).
     poisoned: set[str] = field(default_factory=set)
-    # HubSpot documents unique-value properties for contacts, companies, deals, tickets and
-    # custom objects, never tasks (https://developers.hubspot.com/docs/api/crm/properties
-    # #create-unique-identifier-properties): refused unless a test turns this on.
-    unique_task_properties: bool = False
+    unique_task_properties: bool = False  # see the class docstring
     _ids: Iterable[int] = field(default_factory=lambda: itertools.count(10_000_001))
 
     # -- schema ---------------------------------------------------------------------------
