@@ -111,3 +111,14 @@ def test_utf8_with_one_stray_byte_stays_utf8() -> None:
     assert info.encoding == "UTF-8 (detected)"
     assert sum(isinstance(r, Complaint) for r in results) == 3
     assert isinstance(results[-1], QuarantineEntry) and "UTF-8" in results[-1].message
+
+
+@pytest.mark.parametrize("noise", [b"a\x00" * 200, b"\x00a" * 200, b"\x00\x00a," * 100])
+def test_a_line_of_nul_bytes_does_not_make_a_utf8_file_utf16(noise: bytes) -> None:
+    # Before the check was tightened, one such line made the whole file "UTF-16": every good
+    # row came out as CJK noise and was lost to quarantine.
+    good = [b"G-%d,c,2026-11-18T10:00:00+09:00,ok %d\n" % (i, i) for i in range(3)]
+    raw = b"id,clinic,received_at,summary\n" + good[0] + noise + b"\n" + b"".join(good[1:])
+    results, info = read(raw)
+    assert info.encoding is not None and not info.encoding.startswith("UTF-16")
+    assert [r.id for r in results if isinstance(r, Complaint)] == ["G-0", "G-1", "G-2"]

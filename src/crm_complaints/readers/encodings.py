@@ -106,13 +106,23 @@ def _decodes(line: bytes, codec: str) -> bool:
 def _utf16_without_bom(sample: bytes) -> str | None:
     """UTF-16 text of CJK and ASCII has a zero in every other byte of its ASCII characters."""
     head = sample[:4096]
+    head = head[: len(head) - len(head) % 2]
     if len(head) < 4 or head.count(0) < len(head) // 8:
         return None
-    even, odd = head[0::2].count(0), head[1::2].count(0)
-    if odd > 2 * even:
-        return "utf-16-le"
-    if even > 2 * odd:
-        return "utf-16-be"
+    halves = {"utf-16-le": (head[1::2], head[0::2]), "utf-16-be": (head[0::2], head[1::2])}
+    for codec, (high, low) in halves.items():
+        # ASCII in UTF-16: a zero high byte. A zero low byte is all but absent in text (U+xx00).
+        # The header row's delimiters are ASCII too: zeros from its first characters on, not
+        # from one odd line of NUL bytes further down.
+        if not high[:32].count(0):
+            continue
+        if high.count(0) >= len(high) // 5 and low.count(0) <= len(low) // 100:
+            try:
+                text = head.decode(codec)
+            except UnicodeDecodeError:  # a lone surrogate: noise, not text
+                continue
+            if "\n" in text:  # its own line breaks, not bytes that happen to pair up
+                return codec
     return None
 
 
