@@ -693,8 +693,11 @@ def demo(
 
 @app.command("reconcile")
 def reconcile_command(
-    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
-    adapter: Annotated[str, typer.Option("--adapter", "-a", help="hubspot, webhook, or a plugin.")],
+    source: SourceOption = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option("--adapter", "-a", help="hubspot, webhook, or a plugin (or source.adapter)."),
+    ] = None,
     config: ConfigOption = None,
     repair: Annotated[
         bool, typer.Option("--repair", help="Fix missing, drifted and stale items.")
@@ -711,10 +714,11 @@ def reconcile_command(
     from .report import render_html, render_json, render_text
 
     _configure_logging(verbose)
-    _require_file(source)
     settings = _settings(config)
+    source_used = _source(source, settings)
+    adapter = _adapter(adapter, settings)
     with _run_session():
-        report = Job(settings).reconcile(source, adapter=adapter, repair=repair)
+        report = Job(settings).reconcile(source_used, adapter=adapter, repair=repair)
     if output_format is ReportFormat.TEXT and output is None:
         render_text(report, Console())
     else:
@@ -736,7 +740,7 @@ def reconcile_command(
 
 @app.command("alerts")
 def alerts_command(
-    source: Annotated[Path, typer.Option("--source", "-s", help="JSON Lines or CSV file.")],
+    source: SourceOption = None,
     config: ConfigOption = None,
     check_remote: Annotated[
         bool,
@@ -760,14 +764,14 @@ def alerts_command(
     from .alerts.cli import run_alerts_command
 
     _configure_logging(verbose)
-    _require_file(source)
     settings = _settings(config)
+    source_used = _source(source, settings)
     if check_remote and not adapter:
         err.print("[red]usage[/red] --check-remote needs --adapter")
         raise typer.Exit(ExitCode.USAGE)
     with _run_session():
         code = run_alerts_command(
-            source,
+            source_used,
             settings,
             adapter=adapter if check_remote else None,
             dry_run=dry_run,

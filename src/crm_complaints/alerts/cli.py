@@ -32,7 +32,7 @@ def parse_now(text: str | None) -> datetime:
 
 
 def run_alerts_command(
-    source: Path,
+    source: Path | str,
     settings: Settings,
     *,
     adapter: str | None,
