@@ -107,3 +107,19 @@ def test_the_japanese_example_export_reads_with_its_config(examples_dir: Path) -
     umeda = plans["2026-1103"]  # 梅田院 → osaka-umeda; 2026年11月21日 11時05分 Tokyo time
     first = next(t for t in umeda["tasks"] if t["kind"] == "initial_response")
     assert first["due_at"] == "2026-11-21T13:05:00+09:00"
+
+
+def test_excel_unicode_text_saved_as_txt_reads_as_is(tmp_path: Path) -> None:
+    # Excel's "Unicode text" (*.txt): UTF-16 LE with a BOM, tab-separated, CRLF.
+    rows = [
+        "投诉编号\t诊所\t受理时间\t分类\t概要",
+        "SH-1\tshanghai-jingan\t2026-11-20T10:15:00+08:00\t服务态度\t前台态度不好",
+    ]
+    source = tmp_path / "投诉.txt"
+    source.write_bytes(
+        b"\xff\xfe" + "\r\n".join(rows).encode("utf-16-le") + "\r\n".encode("utf-16-le")
+    )
+    result = runner.invoke(app, ["validate", str(source), "--format", "json"])
+    report = json.loads(result.stdout)
+    assert (report["encoding"], report["delimiter"]) == ("UTF-16 (byte order mark)", "tab")
+    assert (report["valid"], report["quarantined"]) == (1, 0), result.stderr
