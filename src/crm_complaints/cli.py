@@ -705,6 +705,9 @@ def reconcile_command(
     output_format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    language: Annotated[
+        str | None, typer.Option("--language", help="The HTML page's language (ja, en, …).")
+    ] = None,
 ) -> None:
     """Compare the complaints, the local state and the CRM; report drift and overdue work.
 
@@ -725,7 +728,11 @@ def reconcile_command(
         if output_format is ReportFormat.JSON:
             text = render_json(report)
         elif output_format is ReportFormat.HTML:
-            text = render_html(report, settings.default_clinic.language)
+            text = render_html(
+                report,
+                language or settings.default_clinic.language,
+                time_zone=settings.default_clinic.time_zone,
+            )
         else:
             buffer = Console(record=True, width=120, file=open(os.devnull, "w"))
             render_text(report, buffer)
@@ -798,6 +805,8 @@ def emulator_hubspot(
 
     from .emulator import DEMO_TOKEN, RateLimit, running_emulator
 
+    _configure_logging(False)  # each contract violation is a WARNING line as it happens
+
     limit = RateLimit(
         requests=rate_limit, window_seconds=window_seconds, neighbour_share=neighbour_share
     )
@@ -811,8 +820,8 @@ def emulator_hubspot(
             pass
         if emulator.violations:
             err.print(f"[red]{len(emulator.violations)} contract violation(s)[/red]")
-            for violation in emulator.violations[:20]:
-                err.print(f"  {violation}")
+            for violation in emulator.violations[:20]:  # route and rule, never a value
+                err.print(f"  {violation}", markup=False)
 
 
 class MonthlyReportFormat(StrEnum):

@@ -3,6 +3,7 @@ are there, and the browser logs no console errors."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -59,7 +60,7 @@ def report_file(tmp_path: Path, store: SqlStateStore, monkeypatch: pytest.Monkey
         report = reconcile(complaints, adapter=adapter, store=store, now=now)
     assert report.overdue_by_department
     path = tmp_path / "report.html"
-    path.write_text(render_html(report, "ja"), encoding="utf-8")
+    path.write_text(render_html(report, "ja", time_zone="Asia/Tokyo"), encoding="utf-8")
     return path
 
 
@@ -83,7 +84,12 @@ def test_report_renders_with_charts_and_no_console_errors(
     page = dom.stdout
     assert page.count('<svg class="chart"') == 2
     assert page.count('class="late"') >= 2 and page.count('class="open"') >= 2
-    assert "Overdue work" in page and "医師" in page  # Japanese department labels rendered
+    assert "期限超過の業務" in page and "医師" in page  # the page's words and labels in Japanese
+    assert "Overdue work" not in page and "<h2>Open" not in page
+    assert "対応:" in page and "本日中に担当者へ連絡" in page  # what to do, per finding kind
+    assert page.count('<g class="legend">') == 2  # open vs overdue on each chart
+    assert re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:", page) is None  # no raw ISO dates
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日\([月火水木金土日]\) \d{2}:\d{2}", page)
     console_errors = [
         line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
     ]

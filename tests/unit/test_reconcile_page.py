@@ -1,0 +1,52 @@
+"""The reconcile page for a clinic manager: owners by name, dates in the clinic's zone in a
+human format, the page's words in the chosen language, a "what to do" line per finding kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from crm_complaints.reconcile import Finding, FindingKind, ReconcileReport
+from crm_complaints.report import render_html
+
+
+def drifted_report() -> ReconcileReport:
+    report = ReconcileReport(
+        adapter="hubspot",
+        started_at=datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
+        now=datetime(2026, 11, 25, 1, 0, tzinfo=UTC),
+    )
+    report.findings = [
+        Finding(
+            FindingKind.DRIFTED, "GNZ-1", "owner differs", field="owner", ours="104", theirs="103"
+        ),
+        Finding(
+            FindingKind.DRIFTED,
+            "GNZ-2",
+            "due date of investigation differs",
+            field="task_due:investigation",
+            ours="2026-11-26T08:00:00+00:00",
+            theirs="2026-11-27T08:00:00+00:00",
+        ),
+    ]
+    return report
+
+
+def test_owners_by_name_and_dates_in_the_clinic_zone() -> None:
+    page = render_html(
+        drifted_report(),
+        "ja",
+        time_zone="Asia/Tokyo",
+        owners={"104": "dr.sato@chain.example", "103": "desk.ginza@chain.example"},
+    )
+    assert "dr.sato@chain.example (104)" in page and "desk.ginza@chain.example (103)" in page
+    assert "2026年11月26日(木) 17:00" in page  # 08:00 UTC is 17:00 in Tokyo
+    assert "2026-11-26T08:00" not in page
+    assert "CRMで変更された項目" in page and "reconcile.ignore_fields" in page
+
+
+def test_page_words_follow_the_language() -> None:
+    page = render_html(drifted_report(), "zh-Hant", time_zone="Asia/Taipei")
+    assert "CRM 核對報告" in page and "處理方法" in page and "Drifted fields" not in page
+    assert "2026年11月26日(星期四) 16:00" in page
+    english = render_html(drifted_report(), "en", time_zone="America/New_York")
+    assert "What to do" in english and "Thu 26 Nov 2026, 03:00" in english
