@@ -177,3 +177,15 @@ def test_amount_sign_disagreeing_with_the_currency_column_is_quarantined() -> No
     )
     assert isinstance(entry, QuarantineEntry)
     assert entry.field.startswith("demand")
+
+
+def test_two_columns_for_one_field_are_not_overwritten_silently() -> None:
+    # "id" and 受付番号 both fill id: before, the later cell replaced the earlier unseen.
+    a, b = read(
+        "id,受付番号,clinic,received_at,summary",
+        f"A-1,,tokyo,{WHEN},x",
+        f"A-2,B-2,tokyo,{WHEN},x",
+    )
+    assert isinstance(a, Complaint) and a.id == "A-1"
+    assert isinstance(b, QuarantineEntry) and b.field == "column 2"
+    assert "fills id like an earlier column" in b.message and "B-2" not in b.message

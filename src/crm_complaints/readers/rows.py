@@ -84,11 +84,13 @@ class ColumnSummary:
     header: str | None  # shown only for a column that maps to a field
     target: str | None  # the dotted field it fills; None when unknown or without a header
     filled: int = 0  # rows with a value in it
+    repeats: str | None = None  # the field an earlier column already fills
 
     @property
     def label(self) -> str:
         if self.target is None:
-            return f"column {self.number}" if self.header == "" else f"unknown column {self.number}"
+            known = self.header == "" or self.repeats
+            return f"column {self.number}" if known else f"unknown column {self.number}"
         return self.target
 
 
@@ -133,9 +135,16 @@ class RowMapper:
         self.vocabulary = vocabulary or Vocabulary.build(config.values)
         self.encoding_name = encoding_name
         self.columns: list[ColumnSummary] = []
+        taken: set[str] = set()
         for number, cell in enumerate(header, start=1):
             name = cell.strip()
             target = _resolve(name, config) if name else None
+            if target is not None and target in taken:
+                # Two columns for one field: the second would overwrite the first unseen.
+                self.columns.append(ColumnSummary(number, name, None, repeats=target))
+                continue
+            if target is not None:
+                taken.add(target)
             self.columns.append(
                 ColumnSummary(
                     number=number, header=name if target or not name else None, target=target
@@ -179,6 +188,10 @@ class RowMapper:
             if column.target is None:
                 if column.header == "":
                     continue  # a column without a header is ignored
+                if column.repeats:
+                    message = f"fills {column.repeats} like an earlier column; map only one"
+                    problems.append(FieldProblem(field=column.label, message=message))
+                    continue
                 problems.append(
                     FieldProblem(
                         field=column.label,

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..quarantine import QuarantineEntry
 from .problems import ReadResult
+from .rows import ColumnSummary
 from .summary import SourceInfo
 
 __all__ = ["ProblemGroup", "ValidationReport", "summarize"]
@@ -59,7 +60,7 @@ class ValidationReport:
                     "number": c.number,
                     "header": c.header,
                     "field": c.target,
-                    "status": "mapped" if c.target else "unknown" if c.header is None else "empty",
+                    "status": _status(c),
                     "filled": c.filled,
                 }
                 for c in self.info.columns
@@ -70,6 +71,14 @@ class ValidationReport:
                 for g in self.groups
             ],
         }
+
+
+def _status(column: ColumnSummary) -> str:
+    if column.target:
+        return "mapped"
+    if column.repeats:
+        return "repeats " + column.repeats
+    return "unknown" if column.header is None else "no header"
 
 
 def summarize(
