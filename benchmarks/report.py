@@ -20,10 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import write_jsonl
 
 from crm_complaints.config import load_settings
-from crm_complaints.policy import Policy
 from crm_complaints.readers import read_complaints
 from crm_complaints.reporting import ReportOptions, compute_report, render_csv, render_json
-from crm_complaints.reporting.command import complaints_of
+from crm_complaints.reporting.command import complaints_of, deadline_policy
 from crm_complaints.reporting.html import render_html
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "config.toml"
@@ -46,7 +45,7 @@ def main() -> None:
         now=datetime.now(UTC),
     )
     began = time.perf_counter()
-    report = compute_report(complaints, Policy.from_settings(settings), options)
+    report = compute_report(complaints, deadline_policy(settings), options)
     compute_s = time.perf_counter() - began
     began = time.perf_counter()
     sizes = [len(render_json(report)), len(render_csv(report)), len(render_html(report, "ja"))]

@@ -275,13 +275,15 @@ def _volume(
             name: Counter() for name in ("category", "channel", "severity", "risk_flag", "month")
         }
         for c in complaints:
+            severity = policy.severity(c).value
+            local = c.received_at.astimezone(zones[c.clinic])
+            month = f"{local.year}-{local.month:02d}"
             for clinic in (c.clinic, "*"):
                 counts["category"][(clinic, c.category.value)] += 1
                 counts["channel"][(clinic, c.channel.value)] += 1
-                counts["severity"][(clinic, policy.severity(c).value)] += 1
+                counts["severity"][(clinic, severity)] += 1
                 for flag in c.risk_flags:
                     counts["risk_flag"][(clinic, flag.value)] += 1
-                month = c.received_at.astimezone(zones[c.clinic]).strftime("%Y-%m")
                 counts["month"][(clinic, month)] += 1
         return counts
 
