@@ -23,10 +23,9 @@ NO_WAIT = RetryPolicy.no_wait()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqlStateStore:
-    opened = open_store(tmp_path / "state.db")
-    yield opened  # type: ignore[misc]
-    opened.close()
+def store(any_store: SqlStateStore) -> SqlStateStore:
+    """Every chain test runs on SQLite and on PostgreSQL (``any_store`` in conftest)."""
+    return any_store
 
 
 def _entries(count: int, run_id: int = 1) -> list[AuditEntry]:
