@@ -137,6 +137,8 @@ def _hubspot(
         console.print(table)
         if emulator.violations:
             console.print(f"[red]{len(emulator.violations)} OpenAPI contract violations[/red]")
+            for violation in emulator.violations[:10]:  # route and rule, never a value
+                console.print(f"  {violation}", markup=False)
             ok = False
         console.print(
             f"emulator: {emulator.stats.requests} requests, "

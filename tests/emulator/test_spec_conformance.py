@@ -113,3 +113,37 @@ def test_contract_violations_are_logged(caplog: pytest.LogCaptureFixture) -> Non
         assert emulator.violations
     assert any("broke HubSpot's contract" in r.getMessage() for r in caplog.records)
     assert json.dumps([r.getMessage() for r in caplog.records]).count("12") == 0
+
+
+def test_allow_lists_the_methods_of_the_most_literal_path(emulator: HubSpotEmulator) -> None:
+    """``/contacts/merge`` is the merge path (POST), never a contact whose id is "merge"."""
+    merge = send(emulator, "GET", "/crm/v3/objects/tickets/merge")
+    assert merge.status_code == 405 and merge.headers["Allow"] == "POST"
+    groups = send(emulator, "OPTIONS", "/crm/v3/properties/tickets/groups")
+    assert groups.status_code == 405 and groups.headers["Allow"] == "GET, POST"
+    one = send(emulator, "PUT", "/crm/v3/objects/tickets/123")
+    assert one.status_code == 405 and one.headers["Allow"] == "DELETE, GET, PATCH"
+    head = send(emulator, "HEAD", "/crm/v3/objects/tickets")  # the specs declare no HEAD
+    assert head.status_code == 405 and head.headers["Allow"] == "GET, POST"
+
+
+def test_a_violation_never_quotes_a_value() -> None:
+    """Violations are answered, listed, served by the stats endpoint and printed: they name
+    the place and the rule, never the (patient's) value."""
+    secret = "hanako.yamada@example.jp"
+    with running_emulator() as emulator:
+        answer = send(
+            emulator,
+            "POST",
+            "/crm/v3/objects/tickets/batch/create",
+            json.dumps({"inputs": [{"properties": {"subject": 12, "email": [secret]}}]}).encode(),
+        )
+        search = send(emulator, "POST", "/crm/v3/objects/tickets/search",
+                      json.dumps({"limit": secret}).encode())  # fmt: skip
+        listed = requests.get(f"{emulator.base_url}?after={secret}", timeout=10)
+        stats = requests.get(emulator.base_url + "/_emulator/stats", timeout=10).text
+        assert answer.status_code == search.status_code == 400
+        assert len(emulator.violations) == 2, emulator.violations
+        assert "$.limit: type" in emulator.violations[1]
+        for text in (answer.text, search.text, listed.text, stats, *emulator.violations):
+            assert secret not in text

@@ -178,5 +178,31 @@ def _canonical(request: Request, environ: dict[str, Any]) -> Request:
 
 
 def _cause(exc: BaseException) -> str:
-    inner = exc.__cause__
-    return str(inner or exc).splitlines()[0][:500]
+    """What broke the contract, in the spec's words, never quoting a value: a request's and an
+    answer's values are property values (patients' names, e-mails), and this text is answered,
+    listed in ``violations``, served by the stats endpoint and printed by the CLI."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < 10:
+        chain.append(link)
+        link = link.__cause__
+    for link in chain:
+        schema_errors = getattr(link, "schema_errors", None)
+        if schema_errors:
+            return "; ".join(sorted({_where(e) for e in schema_errors}))[:500]
+    for link in chain:
+        name, location = getattr(link, "name", None), getattr(link, "location", None)
+        if isinstance(name, str) and isinstance(location, str):
+            kinds = " ".join(type(e).__name__ for e in chain)
+            return f"{location} parameter {name} ({kinds})"
+    return " ".join(type(e).__name__ for e in chain)
+
+
+def _where(error: Any) -> str:
+    """One JSON Schema error as its place and rule: ``$.limit: type "integer"``."""
+    path = getattr(error, "json_path", "$")
+    rule = getattr(error, "validator", "schema")
+    if rule in ("required", "additionalProperties"):
+        return f"{path}: {getattr(error, 'message', rule)}"  # names from the schema, or keys
+    expected = json.dumps(getattr(error, "validator_value", None), default=str)
+    return f"{path}: {rule} {expected[:80]}"

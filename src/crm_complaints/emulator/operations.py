@@ -5,10 +5,16 @@ gateway does, before it reaches a handler:
 
 - a method the spec does not declare for the path: 405 with ``Allow``;
 - a token without the scopes the operation's ``security`` names (any one alternative
-  suffices): HubSpot's 403 ``MISSING_SCOPES``;
+  suffices): HubSpot's 403 ``MISSING_SCOPES`` (see :mod:`.scopes`);
 - a body that is not UTF-8 JSON: HubSpot's 400 ``Invalid input JSON``;
-- an operation the spec declares but the emulator does not emulate: a 400 that says so (never a
-  500; a 4xx because retrying cannot help, and the specs declare only ``default`` errors).
+- an operation the spec declares but the emulator does not emulate: a 400 ``NOT_EMULATED``
+  that says so, never a 500. 400 because the specs declare only ``default`` for errors (any
+  status keeps them) and every client classifies a 400 as rejected, not retryable (this
+  project's HubSpot client: "other 4xx reject"), so nothing loops on it.
+
+Which path template a request falls under follows HubSpot's (JAX-RS) routing: the template
+with the most literal text wins and alone decides the methods, so ``GET …/tickets/merge`` is a
+405 on the merge path, not a read of a ticket whose id is "merge".
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .contract import SPEC_FILES
+from .scopes import missing, missing_scopes_error
 from .wire import HubSpotError, error_response
 
 __all__ = ["Operations", "all_scopes"]
@@ -51,9 +58,12 @@ class Operations:
     def check(self, request: Request, environ: dict[str, Any]) -> Response | None:
         path = _canonical(request.path)
         try:
-            operation = _operation(path, request.method)
-        except MethodNotAllowed as exc:
-            allowed = ", ".join(sorted(exc.valid_methods or []))
+            template = _template(path)
+        except NotFound:
+            return None  # not HubSpot's CRM API as specified: the handlers decide
+        operation = _operations_of(template).get(request.method)
+        if operation is None:
+            allowed = ", ".join(sorted(_operations_of(template)))
             error = HubSpotError(
                 405,
                 f"Method {request.method} is not allowed on {path}",
@@ -61,11 +71,9 @@ class Operations:
                 headers={"Allow": allowed},
             )
             return error_response(error)
-        except NotFound:
-            return None  # not HubSpot's CRM API as specified: the handlers decide
-        missing = self._missing_scopes(operation)
-        if missing is not None:
-            return error_response(_missing_scopes_error(missing))
+        required = missing(operation.security, self.scopes)
+        if required is not None:
+            return error_response(missing_scopes_error(required))
         if request.method in _WITH_BODY and request.get_data():
             try:
                 json.loads(request.get_data().decode("utf-8"))
@@ -88,44 +96,15 @@ class Operations:
             )
         return None
 
-    def _missing_scopes(self, operation: _Operation) -> list[str] | None:
-        """None when the token may call it; else the scopes of the cheapest alternative."""
-        if self.scopes is None or not operation.security:
-            return None
-        held = self.scopes
-        if any(needed <= held for needed in operation.security):
-            return None
-
-        alternatives = sorted(operation.security, key=lambda needed: len(needed - held))
-        return sorted(alternatives[0])
-
 
 def all_scopes() -> frozenset[str]:
     """Every scope the packaged specs name."""
     return frozenset(
         scope
-        for operation in _catalogue()[1]
+        for by_method in _catalogue()[1].values()
+        for operation in by_method.values()
         for alternative in operation.security
         for scope in alternative
-    )
-
-
-def _missing_scopes_error(required: list[str]) -> HubSpotError:
-    """HubSpot's answer to a token without a needed scope (shape as HubSpot sends it, e.g.
-    https://github.com/HubSpot/hubspot-api-nodejs/issues/397)."""
-    return HubSpotError(
-        403,
-        "This app hasn't been granted all required scopes to make this call. Read more about "
-        "required scopes here: https://developers.hubspot.com/scopes.",
-        category="MISSING_SCOPES",
-        extra={
-            "errors": [
-                {
-                    "message": "One or more of the following scopes are required.",
-                    "context": {"requiredGranularScopes": required},
-                }
-            ],
-        },
     )
 
 
@@ -133,18 +112,24 @@ def _canonical(path: str) -> str:
     return path.rstrip("/") if len(path) > 1 else path
 
 
-def _operation(path: str, method: str) -> _Operation:
-    url_map, operations = _catalogue()
-    endpoint, _ = url_map.bind("hubspot").match(path, method=method)
-    return next(op for op in operations if op.path == endpoint and op.method == method)
+def _template(path: str) -> str:
+    """The spec's path template a request path falls under. As in HubSpot's (JAX-RS) routing,
+    the template with the most literal text wins and alone decides which methods exist:
+    ``/crm/v3/objects/contacts/merge`` is the merge path, whose only method is POST, never a
+    contact whose id is "merge"."""
+    template, _ = _catalogue()[0].bind("hubspot").match(path)
+    return str(template)
+
+
+def _operations_of(template: str) -> dict[str, _Operation]:
+    return _catalogue()[1].get(template, {})
 
 
 @cache
-def _catalogue() -> tuple[Map, tuple[_Operation, ...]]:
-    """A URL map of every path in the packaged specs, and their operations."""
+def _catalogue() -> tuple[Map, dict[str, dict[str, _Operation]]]:
+    """A URL map of every path template in the packaged specs, and each one's operations."""
     folder = resources.files("crm_complaints.emulator") / "specs"
-    operations: list[_Operation] = []
-    rules: dict[str, set[str]] = {}
+    operations: dict[str, dict[str, _Operation]] = {}
     for name in SPEC_FILES.values():
         spec = json.loads((folder / name).read_text(encoding="utf-8"))
         default = spec.get("security") or []
@@ -156,13 +141,10 @@ def _catalogue() -> tuple[Map, tuple[_Operation, ...]]:
                     frozenset(scope for scopes in alternative.values() for scope in scopes)
                     for alternative in (operation.get("security") or default)
                 )
-                operations.append(_Operation(method.upper(), path, security))
-                rules.setdefault(path, set()).add(method.upper())
+                found = _Operation(method.upper(), path, security)
+                operations.setdefault(path, {})[found.method] = found
     url_map = Map(
-        [
-            Rule(path.replace("{", "<").replace("}", ">"), endpoint=path, methods=sorted(methods))
-            for path, methods in rules.items()
-        ],
+        [Rule(path.replace("{", "<").replace("}", ">"), endpoint=path) for path in operations],
         strict_slashes=False,
     )
-    return url_map, tuple(operations)
+    return url_map, operations

@@ -1,7 +1,8 @@
 """A loopback HTTP server that behaves like the parts of HubSpot's CRM API we use.
 
 Each request goes through the stages HubSpot puts in front of its handlers, in HubSpot's order:
-injected faults (:mod:`.faults`), the bearer token, the rate limit and daily quota
+injected faults (:mod:`.faults`), the token-info endpoint and the bearer token (:mod:`.scopes`),
+the spec's methods and scopes (:mod:`.operations`), the rate limit and daily quota
 (:mod:`.traffic`) and the OpenAPI contract (:mod:`.contract`); then the endpoint handler
 (:mod:`.endpoints`) answers from the portal (:mod:`.portal`), and the answer is itself held
 to the contract. This module wires the stages together and runs the server thread.
@@ -20,8 +21,9 @@ from werkzeug.wrappers import Request, Response
 from .contract import Contract
 from .endpoints import URL_MAP, Endpoints
 from .faults import ConnectionDropped, FaultInjector, Faults
-from .operations import Operations
+from .operations import Operations, all_scopes
 from .portal import Portal, demo_portal
+from .scopes import TokenInfo
 from .traffic import RateLimit, Stats, Traffic
 from .wire import HubSpotError, error_response, json_response
 
@@ -76,11 +78,14 @@ class HubSpotEmulator:
         faults: Faults | None = None,
         validate: bool = True,
         scopes: Iterable[str] | None = None,
+        introspection: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """``scopes``: what the private app's token was granted (None: every scope the specs
-        name); an operation whose ``security`` the token does not meet answers 403."""
+        name); an operation whose ``security`` the token does not meet answers 403, and the
+        token-info endpoint lists them. ``introspection=False``: that endpoint does not answer
+        (404), as for a token HubSpot cannot introspect there. See :mod:`.scopes`."""
         self.portal = portal or demo_portal()
         self.token = token
         self.stats = Stats()
@@ -92,7 +97,24 @@ class HubSpotEmulator:
         self.base_url = f"http://{host}:{self.server.server_port}"
         self._contract = Contract(self.base_url, enabled=validate)
         self._operations = Operations(URL_MAP, scopes)
+        self.introspection = introspection
+        self._token_info = TokenInfo(
+            lambda: self.token, self._granted, lambda: bool(self.introspection)
+        )
         self._thread: threading.Thread | None = None
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """The token's scopes (None: every scope); reassign to change them from the next
+        request on."""
+        return self._operations.scopes
+
+    @scopes.setter
+    def scopes(self, scopes: Iterable[str] | None) -> None:
+        self._operations.scopes = frozenset(scopes) if scopes is not None else None
+
+    def _granted(self) -> frozenset[str]:
+        return self.scopes if self.scopes is not None else all_scopes()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> HubSpotEmulator:
@@ -144,6 +166,7 @@ class HubSpotEmulator:
         """The first answer a stage in front of the handlers gives instead of letting it pass."""
         stages: tuple[Stage, ...] = (
             self._faults.check,
+            self._token_info.check,  # needs no Authorization header
             self._check_token,
             self._operations.check,
             self._traffic.check,
