@@ -244,3 +244,25 @@ def test_search_takes_an_empty_body_and_answers_oldest_first(emulator: HubSpotEm
     assert answer.status_code == 200
     assert [r["id"] for r in answer.json()["results"]] == ids
     assert answer.json()["total"] == 3
+
+
+def test_v4_links_to_a_missing_object_get_hubspots_invalid_association_answer(
+    emulator: HubSpotEmulator,
+) -> None:
+    ticket = new_ticket(emulator)
+    task = emulator.portal.create("tasks", {"hs_timestamp": DUE})
+    kind = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_TICKET}
+    batch = call(emulator, "POST", "/crm/v4/associations/tasks/tickets/batch/create", {"inputs": [
+        {"from": {"id": task.id}, "to": {"id": "404404"}, "types": [kind]},
+        {"from": {"id": task.id}, "to": {"id": ticket}, "types": [kind]},
+    ]})  # fmt: skip
+    assert batch.status_code == 207
+    error = batch.json()["errors"][0]
+    assert error["message"] == "One or more associations are invalid"
+    assert error["context"]["INVALID_OBJECT_IDS"] == ["TICKET=404404 is not valid"]
+    assert [r["toObjectId"] for r in batch.json()["results"]] == [ticket]
+    one = call(emulator, "PUT", f"/crm/v4/objects/tasks/{task.id}/associations/tickets/404404",
+               [kind])  # fmt: skip
+    assert one.status_code == 400
+    assert one.json()["context"]["objectType"] == ["TICKET"]
+    assert emulator.portal.associated("tasks", task.id, "tickets") == {ticket: {TASK_TO_TICKET}}

@@ -388,19 +388,25 @@ class Endpoints:
                     f"association type {type_id} is not valid from {kind}",
                     context={"associationTypeId": [str(type_id)]},
                 )
-            if self.portal.find(to_type, to_id, None) is None:
-                name = to_type[:-1].upper()
-                raise HubSpotError(
-                    400,
-                    "One or more associations are invalid",
-                    context={
-                        "INVALID_OBJECT_IDS": [f"{name}={to_id} is not valid"],
-                        "objectId": [to_id],
-                        "objectType": [name],
-                    },
-                )
+            self._must_exist(to_type, to_id)
             links.append((to_type, to_id, type_id))
         return links
+
+    def _must_exist(self, kind: str, object_id: str) -> None:
+        """HubSpot's answer to an association with an object that does not exist (or is
+        archived): 400 "One or more associations are invalid", naming it
+        (https://github.com/HubSpot/hubspot-api-nodejs/issues/646)."""
+        if self.portal.find(kind, object_id, None) is None:
+            name = kind[:-1].upper()
+            raise HubSpotError(
+                400,
+                "One or more associations are invalid",
+                context={
+                    "INVALID_OBJECT_IDS": [f"{name}={object_id} is not valid"],
+                    "objectId": [object_id],
+                    "objectType": [name],
+                },
+            )
 
     def _assoc_batch_create(self, request: Request, from_type: str, to_type: str) -> Response:
         source = self.portal.object_type(from_type)
@@ -408,6 +414,8 @@ class Endpoints:
 
         def work(item: dict[str, Any]) -> dict[str, Any]:
             from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
+            self._must_exist(source, from_id)
+            self._must_exist(target, to_id)
             for spec in item["types"]:
                 self.portal.associate(
                     source, from_id, target, to_id, int(spec["associationTypeId"])
@@ -423,10 +431,11 @@ class Endpoints:
                     results.append(work(item))
                 except HubSpotError as exc:
                     failure = exc.standard_error()
-                    failure["context"] = {
-                        **failure["context"],
-                        "fromObjectId": [str(item["from"]["id"])],
-                    }
+                    if "objectId" not in failure["context"]:  # name the pair's source
+                        failure["context"] = {
+                            **failure["context"],
+                            "fromObjectId": [str(item["from"]["id"])],
+                        }
                     errors.append(failure)
         return _batch_answer(results, errors, 201)
 
@@ -438,8 +447,13 @@ class Endpoints:
         specs = request.get_json(silent=True)
         if not isinstance(specs, list):
             raise HubSpotError(400, "Invalid input JSON: a list of association types")
-        for spec in specs:
-            self.portal.associate(source, from_id, target, to_id, int(spec["associationTypeId"]))
+        with self.portal.lock:
+            self._must_exist(source, from_id)
+            self._must_exist(target, to_id)
+            for spec in specs:
+                self.portal.associate(
+                    source, from_id, target, to_id, int(spec["associationTypeId"])
+                )
         return json_response(201, _association(source, from_id, target, to_id))
 
     def _assoc_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
