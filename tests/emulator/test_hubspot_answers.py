@@ -266,3 +266,22 @@ def test_v4_links_to_a_missing_object_get_hubspots_invalid_association_answer(
     assert one.status_code == 400
     assert one.json()["context"]["objectType"] == ["TICKET"]
     assert emulator.portal.associated("tasks", task.id, "tickets") == {ticket: {TASK_TO_TICKET}}
+
+
+def test_a_read_that_names_no_properties_gets_only_the_shared_defaults(
+    emulator: HubSpotEmulator,
+) -> None:
+    """HubSpot answers default properties per type; the emulator only those every type shares,
+    so code that needs ``subject`` must ask for it (here as on HubSpot)."""
+    ticket = new_ticket(emulator, "asked for only")
+    defaults = {"hs_object_id", "createdate", "hs_lastmodifieddate"}
+    one = call(emulator, "GET", f"/crm/v3/objects/tickets/{ticket}").json()
+    assert set(one["properties"]) == defaults
+    batch = call(
+        emulator, "POST", "/crm/v3/objects/tickets/batch/read", {"inputs": [{"id": ticket}]}
+    )
+    assert set(batch.json()["results"][0]["properties"]) == defaults
+    found = call(emulator, "POST", "/crm/v3/objects/tickets/search", {}).json()
+    assert set(found["results"][0]["properties"]) == defaults
+    asked = call(emulator, "GET", f"/crm/v3/objects/tickets/{ticket}?properties=subject").json()
+    assert asked["properties"] == {"subject": "asked for only"}

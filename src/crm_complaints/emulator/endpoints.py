@@ -624,6 +624,13 @@ def _association(source: str, from_id: str, target: str, to_id: str) -> dict[str
     }
 
 
-def _wanted(names: list[str]) -> list[str] | None:
+# What a read answers when it names no ``properties``. HubSpot answers a default set per
+# object type ("returning only default properties", https://developers.hubspot.com/docs/api/crm/search;
+# the per-type lists are not all documented); the emulator answers the part every type shares, so
+# a client that needs a property has to ask for it, here as in HubSpot, never the other way round.
+DEFAULT_READ = ["hs_object_id", "createdate", "hs_lastmodifieddate"]
+
+
+def _wanted(names: list[str]) -> list[str]:
     flat = [n for name in names for n in name.split(",") if n]
-    return flat or None
+    return flat or DEFAULT_READ
