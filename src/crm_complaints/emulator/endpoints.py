@@ -210,11 +210,11 @@ class Endpoints:
         """Per-input processing with HubSpot's partial-failure rules.
 
         With an ``objectWriteTraceId`` on every failing input, failures come back as 207 with
-        ``errors[].context.objectWriteTraceId``; otherwise the first failure fails the call, and
-        the inputs before it stay written: HubSpot does not promise a rollback, so a client
-        must not count on one.
+        ``errors[].context.objectWriteTraceId``; otherwise the first failure fails the call.
         HubSpot promises that only for batch create: with ``partial=False`` (upsert, update) one
-        bad input fails the whole request and nothing of it is written.
+        bad input fails the whole request and nothing of it is written. A batch create that
+        fails this way keeps the inputs before the failing one: HubSpot does not promise a
+        rollback, so a client must not count on one.
         """
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
