@@ -212,7 +212,7 @@ def test_cli_reconcile_formats_and_exit_codes(emulator: HubSpotEmulator, tmp_pat
     )
     assert written.exit_code == 5
     page = html_file.read_text(encoding="utf-8")
-    assert "<svg" in page and "Overdue work" in page and "<script" not in page
+    assert "<svg" in page and "期限超過の業務" in page and "<script" not in page  # ja: the clinic's
     text = runner.invoke(app, ["reconcile", *base], env={"COLUMNS": "200"})
     assert text.exit_code == 5 and "Overdue work" in text.stdout
 
