@@ -86,12 +86,15 @@ def _env() -> dict[str, str]:
 def test_one_process_per_portal_on_one_postgresql(portals: list[Portal], postgres_url: str) -> None:
     for portal in portals:
         portal.emulator.faults = Faults(latency_seconds=0.02)
+    first = portals[0]
+    before = first.emulator.stats.requests  # setup's requests are in the count already
     workers = [
         subprocess.Popen(p.sync(), env=_env(), stdout=subprocess.PIPE, text=True) for p in portals
     ]
-    first = portals[0]
-    deadline = time.monotonic() + 30
-    while first.emulator.stats.requests < 3 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    # The run lock is taken before the first request: once the emulator hears from the first
+    # worker, a second one for the same namespace must be refused.
+    while first.emulator.stats.requests <= before and time.monotonic() < deadline:
         time.sleep(0.05)
     second_worker = subprocess.run(
         first.sync(), env=_env(), capture_output=True, text=True, timeout=60
@@ -143,8 +146,14 @@ def test_workers_killed_mid_run_converge_on_a_rerun(
             )
             for p in portals
         ]
-        time.sleep(0.6 + 0.4 * round_number)
         victim = round_number % len(portals)
+        deadline = time.monotonic() + 60  # a loaded machine takes a while to start Python
+        while (
+            portals[victim].emulator.stats.requests <= before[victim]
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        time.sleep(0.2 * round_number)
         workers[victim].send_signal(signal.SIGKILL)
         for worker in workers:
             worker.wait(timeout=300)
