@@ -87,7 +87,10 @@ def _despite_bad_lines(sample: bytes) -> TextEncoding:
         clean = [line for line in lines if _decodes(line, candidate)]
         if len(lines) - len(clean) > max(1, len(lines) // 100):
             continue
-        match = from_bytes(b"".join(clean), cp_isolation=[candidate]).best()
+        text = b"".join(clean)
+        if text.isascii():  # plain ASCII fits every candidate and tells them nothing apart
+            continue
+        match = from_bytes(text, cp_isolation=[candidate]).best()
         if match is not None:
             scored.append((match.chaos, candidate))
     if not scored:
