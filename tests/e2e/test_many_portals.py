@@ -87,6 +87,9 @@ def test_one_process_per_portal_on_one_postgresql(portals: list[Portal], postgre
     for portal in portals:
         portal.emulator.faults = Faults(latency_seconds=0.02)
     first = portals[0]
+    # Slow answers keep the first worker's run (about ten requests) going for seconds, longer
+    # than a second Python takes to start on a loaded machine.
+    first.emulator.faults = Faults(latency_seconds=0.5)
     before = first.emulator.stats.requests  # setup's requests are in the count already
     workers = [
         subprocess.Popen(p.sync(), env=_env(), stdout=subprocess.PIPE, text=True) for p in portals
