@@ -1,13 +1,17 @@
 """Render Kubernetes manifests for many portals from a small list (``portals.toml``).
 
 One portal = one HubSpot portal of one clinic group = one ``state.namespace``. Per portal: a
-sync CronJob and a nightly reconcile CronJob (the alert: exit 5 when it finds drift or overdue
-work fails the Job), on the image built from the repository's Dockerfile, sharing one
-PostgreSQL. What they read is referenced, never written here: the ConfigMap
-``crm-complaints-<namespace>`` (key ``config.toml``: the portal's clinics and owners), the
-Secrets ``crm-complaints-state`` (key ``url``: the SQLAlchemy URL of the shared database) and
-``hubspot-<namespace>`` (key ``token``: the portal's private app token), and the volume claim
-``exports_claim`` holding the complaints export.
+sync CronJob, an alerts CronJob every five minutes beside it (``crm-complaints alerts``: the
+two-hour call and the reports, escalated when missed; exit 3 when a channel failed fails the
+Job) and a nightly reconcile CronJob (exit 5 when it finds drift or overdue work fails the
+Job), on the image built from the repository's Dockerfile, sharing one PostgreSQL. What they
+read is referenced, never written here: the ConfigMap ``crm-complaints-<namespace>`` (key
+``config.toml``: the portal's clinics and owners), the Secrets ``crm-complaints-state`` (key
+``url``: the SQLAlchemy URL of the shared database) and ``hubspot-<namespace>`` (key
+``token``: the portal's private app token), the volume claim ``exports_claim`` holding the
+complaints export, and for the alerts job the Secret ``crm-complaints-alerts-<namespace>``
+(one key per ``ALERTS_*`` variable that config.toml's ``[alerts]`` names: the channels'
+apprise URLs).
 
 Why a generator and not Helm or kustomize: neither binary installs from the package
 registries the project's machines and CI use, and the manifests are validated against
@@ -52,7 +56,9 @@ def _labels(portal: dict[str, Any], component: str) -> dict[str, str]:
     }
 
 
-def _container(portal: dict[str, Any], name: str, args: list[str]) -> dict[str, Any]:
+def _container(
+    portal: dict[str, Any], name: str, args: list[str], secrets: list[str] | None = None
+) -> dict[str, Any]:
     env = [
         {"name": "CRM_COMPLAINTS_CONFIG", "value": "/config/config.toml"},
         {"name": "CRM_COMPLAINTS_STATE__NAMESPACE", "value": portal["namespace"]},
@@ -67,7 +73,7 @@ def _container(portal: dict[str, Any], name: str, args: list[str]) -> dict[str, 
             },
         },
     ]
-    return {
+    container: dict[str, Any] = {
         "name": name,
         "image": portal["image"],
         "args": args,
@@ -87,10 +93,17 @@ def _container(portal: dict[str, Any], name: str, args: list[str]) -> dict[str, 
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
+    if secrets:
+        container["envFrom"] = [{"secretRef": {"name": secret}} for secret in secrets]
+    return container
 
 
 def _cronjob(
-    portal: dict[str, Any], component: str, schedule: str, args: list[str]
+    portal: dict[str, Any],
+    component: str,
+    schedule: str,
+    args: list[str],
+    secrets: list[str] | None = None,
 ) -> dict[str, Any]:
     labels = _labels(portal, component)
     return {
@@ -121,7 +134,7 @@ def _cronjob(
                                 "runAsGroup": UID,
                                 "seccompProfile": {"type": "RuntimeDefault"},
                             },
-                            "containers": [_container(portal, component, args)],
+                            "containers": [_container(portal, component, args, secrets)],
                             "volumes": [
                                 {
                                     "name": "config",
@@ -151,8 +164,15 @@ def render(portals_file: Path) -> list[dict[str, Any]]:
         source = ["--source", portal["source"], "--adapter", "hubspot", "--format", "json"]
         documents += [
             _cronjob(portal, "sync", portal["sync_schedule"], ["sync", *source]),
-            # Until a dedicated `crm-complaints alerts` command exists, the nightly
-            # reconciliation is the alert: exit 5 (drift or overdue work) fails the Job.
+            # Beside the sync: nudges before and after the deadlines, from the local state
+            # (no CRM calls); once per task and level, whichever run sends it.
+            _cronjob(
+                portal,
+                "alerts",
+                portal["alerts_schedule"],
+                ["alerts", "--source", portal["source"], "--format", "json"],
+                secrets=[f"{APP}-alerts-{portal['namespace']}"],
+            ),
             _cronjob(portal, "reconcile", portal["reconcile_schedule"], ["reconcile", *source]),
         ]
     return documents

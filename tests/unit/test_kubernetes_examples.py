@@ -67,7 +67,7 @@ def _container(cronjob: dict[str, Any]) -> dict[str, Any]:
     return dict(container)
 
 
-def test_one_sync_and_one_reconcile_cronjob_per_portal_never_overlapping() -> None:
+def test_sync_alerts_and_reconcile_cronjobs_per_portal_never_overlapping() -> None:
     portals = {p["namespace"]: p for p in _portals()}
     assert len(portals) >= 2
     cronjobs = [d for d in _documents(K8S / "crm-complaints.yaml") if d["kind"] == "CronJob"]
@@ -91,7 +91,8 @@ def test_one_sync_and_one_reconcile_cronjob_per_portal_never_overlapping() -> No
         assert container["resources"]["limits"]["memory"] == portals[namespace]["memory_limit"]
         pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
-    assert set(seen) == {(ns, kind) for ns in portals for kind in ("sync", "reconcile")}
+    kinds = ("sync", "alerts", "reconcile")
+    assert set(seen) == {(ns, kind) for ns in portals for kind in kinds}
 
 
 def test_the_manifest_env_configures_the_portals_namespace_and_shared_database(
