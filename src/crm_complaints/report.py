@@ -127,7 +127,7 @@ _KIND_TITLES: dict[FindingKind, dict[Language, str]] = {
         "zh-Hant": "已改派給備用負責人",
     },
 }
-_TODO: dict[FindingKind, dict[Language, str]] = {
+_WHAT_TO_DO: dict[FindingKind, dict[Language, str]] = {
     FindingKind.MISSING: {
         "en": "Run reconcile --repair (or the next sync) to create it.",
         "ja": "reconcile --repair（または次回の同期）で作成されます。",
@@ -374,7 +374,7 @@ def render_html(
         sections.append(
             f'<section id="{kind.value}"><h2>{html.escape(_KIND_TITLES[kind][lang])} '
             f'({len(found)})</h2><p class="todo"><b>{html.escape(w("todo"))}:</b> '
-            f"{html.escape(_TODO[kind][lang])}</p>"
+            f"{html.escape(_WHAT_TO_DO[kind][lang])}</p>"
             f"<table><thead><tr>{headers}</tr></thead><tbody>{rows}</tbody></table></section>"
         )
     words = (w("open"), w("overdue"))
