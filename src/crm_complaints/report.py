@@ -31,6 +31,8 @@ _TITLES = {
     FindingKind.OVERDUE: "Overdue work (first responses first)",
     FindingKind.STATUS_MOVED: "Status moved in the CRM",
     FindingKind.OWNER_FALLBACK: "Work sent to a fallback owner",
+    FindingKind.CHANGED_IN_CRM: "Changed by staff in the CRM (information)",
+    FindingKind.DELETED_IN_CRM: "Deleted in the CRM (information)",
 }
 
 
@@ -126,6 +128,18 @@ _KIND_TITLES: dict[FindingKind, dict[Language, str]] = {
         "zh-Hans": "已改派给备用负责人",
         "zh-Hant": "已改派給備用負責人",
     },
+    FindingKind.CHANGED_IN_CRM: {
+        "en": _TITLES[FindingKind.CHANGED_IN_CRM],
+        "ja": "CRMでスタッフが変更（参考）",
+        "zh-Hans": "员工在 CRM 中修改（仅供参考）",
+        "zh-Hant": "員工在 CRM 中修改（僅供參考）",
+    },
+    FindingKind.DELETED_IN_CRM: {
+        "en": _TITLES[FindingKind.DELETED_IN_CRM],
+        "ja": "CRMで削除済み（参考）",
+        "zh-Hans": "已在 CRM 中删除（仅供参考）",
+        "zh-Hant": "已在 CRM 中刪除（僅供參考）",
+    },
 }
 _WHAT_TO_DO: dict[FindingKind, dict[Language, str]] = {
     FindingKind.MISSING: {
@@ -172,6 +186,20 @@ _WHAT_TO_DO: dict[FindingKind, dict[Language, str]] = {
         "ja": "設定の担当者が無効または不明です。設定ファイルの担当者を直してください。",
         "zh-Hans": "配置的负责人已停用或不存在：请修改配置中的负责人。",
         "zh-Hant": "設定的負責人已停用或不存在：請修改設定中的負責人。",
+    },
+    FindingKind.CHANGED_IN_CRM: {
+        "en": "Nothing to undo: staff may change this field in the CRM. Check it if it "
+        "surprises you.",
+        "ja": "対応不要です（CRM上で変更してよい項目です）。意図しない変更なら確認してください。",
+        "zh-Hans": "无需撤销：员工可以在 CRM 中修改此字段。如属意外请核实。",
+        "zh-Hant": "無需復原：員工可以在 CRM 中修改此欄位。如屬意外請核實。",
+    },
+    FindingKind.DELETED_IN_CRM: {
+        "en": "Left deleted. If it was a mistake, run reconcile --repair --recreate-deleted.",
+        "ja": "削除されたままにします。誤って削除した場合は reconcile --repair "
+        "--recreate-deleted を実行してください。",
+        "zh-Hans": "保持删除状态。如系误删，请运行 reconcile --repair --recreate-deleted。",
+        "zh-Hant": "保持刪除狀態。如係誤刪，請執行 reconcile --repair --recreate-deleted。",
     },
 }
 _WEEKDAYS: dict[Language, tuple[str, ...]] = {

@@ -50,3 +50,17 @@ def test_page_words_follow_the_language() -> None:
     assert "2026年11月26日(星期四) 16:00" in page
     english = render_html(drifted_report(), "en", time_zone="America/New_York")
     assert "What to do" in english and "Thu 26 Nov 2026, 03:00" in english
+
+
+def test_every_finding_kind_has_a_title_and_what_to_do_in_every_language() -> None:
+    """A finding kind added to reconcile without the page's words would crash the page."""
+    report = ReconcileReport(
+        adapter="hubspot",
+        started_at=datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
+        now=datetime(2026, 11, 25, 1, 0, tzinfo=UTC),
+    )
+    report.findings = [Finding(kind, f"GNZ-{i}", "detail") for i, kind in enumerate(FindingKind)]
+    for language in ("en", "ja", "zh-Hans", "zh-Hant"):
+        page = render_html(report, language, time_zone="Asia/Tokyo")
+        assert page.count('<p class="todo">') == len(FindingKind)
+        assert all(f'<section id="{kind.value}">' in page for kind in FindingKind)
