@@ -21,17 +21,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__
-from .adapters.registry import available_adapters
-from .config import Settings, load_settings
-from .errors import AuthError, ConfigError, LockHeldError, RecordError, StateError
-from .exit_codes import ExitCode
-from .job import Job
-from .jsonschema_export import SCHEMA_PATH, write_schema
-from .labels import label, task_title
-from .policy import Plan, Policy
-from .quarantine import from_record_error
-from .readers import (
+from .. import __version__
+from ..adapters.registry import available_adapters
+from ..config import Settings, load_settings
+from ..errors import AuthError, ConfigError, LockHeldError, RecordError, StateError
+from ..exit_codes import ExitCode
+from ..job import Job
+from ..jsonschema_export import SCHEMA_PATH, write_schema
+from ..labels import label, task_title
+from ..policy import Plan, Policy
+from ..quarantine import from_record_error
+from ..readers import (
     QuarantineEntry,
     ReadResult,
     SourceInfo,
@@ -41,10 +41,10 @@ from .readers import (
     mark_duplicates,
     read_source,
 )
-from .readers.validation import ValidationReport, summarize
-from .schema import Complaint
-from .state import NamespaceStatus, RunRecord, StoredRecord
-from .sync import SyncSummary
+from ..readers.validation import ValidationReport, summarize
+from ..schema import Complaint
+from ..state import NamespaceStatus, RunRecord, StoredRecord
+from ..sync import SyncSummary
 
 
 class PlanFormat(StrEnum):
@@ -319,7 +319,7 @@ def template(
     """Write an empty complaints workbook (or CSV) to start from: headers in the language,
     drop-down lists for the enumerated columns, and a sheet explaining each column. Filled in,
     it reads without any column mapping."""
-    from .readers.template import write_template
+    from ..readers.template import write_template
 
     target = output or Path(f"complaints-template.{output_format.value}")
     if target.exists() and not force:
@@ -421,7 +421,7 @@ def sync_command(
     adapter = _adapter(adapter, job.settings)
     history_before = None
     if history is not None:
-        from .history import parse_cutoff
+        from ..history import parse_cutoff
 
         try:
             history_before = parse_cutoff(history, job.settings.default_clinic.calendar().zone)
@@ -666,7 +666,7 @@ def check(
 
     Exit codes: 0 all checks passed, 2 any failed (each with its fix).
     """
-    from .preflight import run_preflight
+    from ..preflight import run_preflight
 
     settings = _settings(config)
     with _run_session():
@@ -684,7 +684,7 @@ def demo(
     config: ConfigOption = None,
 ) -> None:
     """Plan the sample complaints and sync them to a local signed-webhook receiver (no network)."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     _require_file(source)
     settings = _settings(config)
@@ -714,7 +714,7 @@ def reconcile_command(
     Exit codes: 0 in sync, 5 drift or overdue found, 4 another run holds the lock, 2 usage or
     config, 1 unexpected.
     """
-    from .report import render_html, render_json, render_text
+    from ..report import render_html, render_json, render_text
 
     _configure_logging(verbose)
     settings = _settings(config)
@@ -768,7 +768,7 @@ def alerts_command(
     Exit codes: 0 done (held alerts wait for opening), 3 a channel failed (tried again next
     run), 4 another alerts run holds the lock, 2 usage or config.
     """
-    from .alerts.cli import run_alerts_command
+    from ..alerts.cli import run_alerts_command
 
     _configure_logging(verbose)
     settings = _settings(config)
@@ -803,7 +803,7 @@ def emulator_hubspot(
     """Run a local HubSpot emulator on loopback until interrupted (demo portal, demo token)."""
     import time
 
-    from .emulator import DEMO_TOKEN, RateLimit, running_emulator
+    from ..emulator import DEMO_TOKEN, RateLimit, running_emulator
 
     _configure_logging(False)  # each contract violation is a WARNING line as it happens
 
@@ -854,7 +854,7 @@ def report_command(
 ) -> None:
     """Deadlines kept, volume and mix, recurrence and open work, from local data only (no CRM
     calls, no personal data). Default period: last calendar month."""
-    from .reporting.command import report_from_source
+    from ..reporting.command import report_from_source
 
     _require_file(source)
     settings = _settings(config)
@@ -895,7 +895,7 @@ def history_command(
 ) -> None:
     """Every remote write of one complaint: when, run, revision, adapter, operation, remote
     ids, outcome (never field values)."""
-    from .audit import entries_json, history
+    from ..audit import entries_json, history
 
     with _run_session():
         store = Job(_settings(config)).store()
@@ -923,7 +923,7 @@ def audit_verify(
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
 ) -> None:
     """Check the hash chain: exit 0 when intact, 5 naming the first broken row."""
-    from .audit import verify
+    from ..audit import verify
 
     with _run_session():
         store = Job(_settings(config)).store()
@@ -961,7 +961,7 @@ def audit_verify(
 @audit_app.command("prune")
 def audit_prune(config: ConfigOption = None) -> None:
     """Remove rows older than ``state.audit_retention_days``; the chain still verifies."""
-    from .audit import prune
+    from ..audit import prune
 
     settings = _settings(config)
     days = settings.state.audit_retention_days
