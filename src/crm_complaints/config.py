@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .alerts.settings import AlertsConfig
 from .calendar import BusinessCalendar
 from .errors import ConfigError
+from .fields import TASK_FIELDS, TICKET_FIELDS, FieldOwner, FieldOwners
 from .schema import Category, Channel, DemandKind, Department, RiskFlag, Severity, Status
 
 __all__ = [
@@ -332,6 +333,21 @@ class SyncConfig(_Section):
     max_retry_seconds: float = Field(120.0, ge=0)
     initial_backoff_seconds: float = Field(0.5, ge=0)
     max_backoff_seconds: float = Field(30.0, ge=0)
+    fields: dict[str, FieldOwner] = Field(default_factory=dict)
+    """Who owns each remote field (``source``, ``create`` or ``crm``), over the defaults in
+    :mod:`crm_complaints.fields`; e.g. ``task_due = "create"`` lets staff move due dates."""
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, FieldOwner]) -> dict[str, FieldOwner]:
+        known = set(TICKET_FIELDS) | set(TASK_FIELDS)
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; known: {sorted(known)}")
+        return value
+
+    def field_owners(self) -> FieldOwners:
+        return FieldOwners(self.fields)
 
 
 class ReconcileConfig(_Section):
@@ -348,6 +364,9 @@ class ReconcileConfig(_Section):
     )
     ignore_fields: tuple[str, ...] = ()
     """Owned fields a person may change in the CRM without it counting as drift (e.g. owner)."""
+    fail_on_crm_changes: bool = False
+    """Count "changed in the CRM" and "deleted in the CRM" findings for the exit code (by
+    default they are information: staff work in the CRM on purpose)."""
 
 
 class Settings(BaseSettings):

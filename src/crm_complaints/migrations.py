@@ -55,6 +55,7 @@ records = sa.Table(
     sa.Column("synced_at", sa.DateTime(timezone=True)),
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Column("fingerprint", sa.String(64)),
+    sa.Column("sent", sa.Text),
 )
 records_state_index = sa.Index(
     "ix_records_state", records.c.namespace, records.c.adapter, records.c.state
@@ -130,8 +131,9 @@ def _m3_namespaces(conn: Connection) -> None:
             records_state_index.create(conn)
         else:
             conn.execute(sa.text("ALTER TABLE records RENAME TO records_before_namespaces"))
-            records.create(conn)  # with its index
-            kept = ", ".join(c.name for c in records.columns if c.name != "namespace")
+            old = {c["name"] for c in sa.inspect(conn).get_columns("records_before_namespaces")}
+            records.create(conn)  # with its index (and the columns of later migrations)
+            kept = ", ".join(c.name for c in records.columns if c.name in old)
             conn.execute(
                 sa.text(
                     f"INSERT INTO records (namespace, {kept}) "
@@ -167,6 +169,26 @@ def _m5_audit_trail(conn: Connection) -> None:
     audit_chains.create(conn, checkfirst=True)
 
 
+def _m6_sent_fields(conn: Connection) -> None:
+    """``records.sent``: per remote object and field, a hash of the value we last sent (see
+    :mod:`crm_complaints.fields`); ``NULL`` for records synced before, which then send every
+    field once."""
+    if "sent" not in {c["name"] for c in sa.inspect(conn).get_columns("records")}:
+        conn.execute(sa.text("ALTER TABLE records ADD COLUMN sent TEXT"))
+
+
+def _m7_crm_changes(conn: Connection) -> None:
+    """What the CRM says staff did: tasks completed there (:mod:`crm_complaints.crm_changes`),
+    acknowledged status moves (:mod:`crm_complaints.acks`) and where the last ``pull``
+    started (:mod:`crm_complaints.pull`); each table is defined in its module."""
+    from .acks import status_acks
+    from .crm_changes import crm_task_completions
+    from .pull import pull_marks
+
+    for table in (crm_task_completions, status_acks, pull_marks):
+        table.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial: records, runs, quarantine", _m1_initial),
@@ -174,6 +196,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     (3, "namespaces: records and runs belong to a tenant or portal", _m3_namespaces),
     (4, "alert notifications sent and history cut-offs", _m4_alerts_and_history),
     (5, "audit trail of remote writes, hash-chained", _m5_audit_trail),
+    (6, "records.sent: hashes of the field values last sent", _m6_sent_fields),
+    (7, "tasks completed in the CRM, acknowledged status moves, pull marks", _m7_crm_changes),
 )
 
 

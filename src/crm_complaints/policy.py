@@ -153,6 +153,13 @@ class PlannedComplaint:
     """The state store's count of distinct versions handed over for this complaint: the same
     for every retry of one version, one more for each new version, even one whose content
     equals an earlier one (A → B → A is three revisions). 0 outside the engine."""
+    sent: Mapping[str, Mapping[str, str]] | None = None
+    """Hashes of the field values last sent, per remote object (see
+    :mod:`crm_complaints.fields`): an update sends only the fields whose value changed.
+    ``None`` when not known (never synced, or synced by an older release): send everything."""
+    repair: bool = False
+    """Reconciliation's repair: put back the ``source`` fields someone changed in the CRM, even
+    where our value did not change."""
 
     @property
     def complaint_id(self) -> str:

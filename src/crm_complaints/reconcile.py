@@ -1,7 +1,10 @@
 """Reconciliation: compare the source complaints, the local state and what the CRM holds.
 
-Reports, per complaint: **missing** (no remote ticket), **drifted** (a field we own differs:
-field, ours, theirs), **orphaned** (a remote ticket with our external id and no complaint),
+Reports, per complaint: **missing** (no remote ticket, never synced), **deleted in the CRM**
+(synced, then deleted there: information; the state store remembers it so sync leaves it
+deleted), **drifted** (a ``source`` field differs: field, ours, theirs), **changed in the CRM**
+(a ``create`` or ``crm`` field staff changed: information, see :mod:`crm_complaints.fields`),
+**orphaned** (a remote ticket with our external id and no complaint),
 **stale** (state says synced, the remote says otherwise), **overdue** (open tasks past due,
 first responses first), **status moved** (closed or reopened in the CRM) and **owner
 fallback** (work that went to a fallback owner: the configured one deactivated or unknown).
@@ -9,8 +12,10 @@ Remote reads are bulk: the adapter's ``list_owned`` (HubSpot: a search, 200 tick
 request) and ``list_tasks`` for only the overdue and the recently changed tasks. Everything is
 compared through the generic :class:`~crm_complaints.adapters.base.RemoteRecord`, never a CRM's own
 property names. ``repair`` fixes missing, drifted and stale complaints through the normal sync
-path (same remote objects, idempotent), and re-pushes owner fallbacks so that tasks written
-before their owner was deactivated move to the fallback owner; it never deletes anything remote.
+path (same remote objects, idempotent), putting back only ``source`` fields, and re-pushes owner
+fallbacks so that tasks written before their owner was deactivated move to the fallback owner;
+it recreates a deleted ticket only when asked (``recreate_deleted``) and never deletes anything
+remote. A ticket is taken as deleted only after an exact read (search lags writes) confirms it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .acks import Acknowledgements
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import ReconcileConfig
+from .crm_changes import crm_changes, record_seen_completions
 from .errors import RecordError
 from .exit_codes import ExitCode
+from .fields import FieldOwner
 from .policy import PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, ReadResult
 from .retry import RetryPolicy
@@ -47,6 +55,12 @@ class FindingKind(StrEnum):
     OVERDUE = "overdue"
     STATUS_MOVED = "status_moved"
     OWNER_FALLBACK = "owner_fallback"
+    CHANGED_IN_CRM = "changed_in_crm"
+    DELETED_IN_CRM = "deleted_in_crm"
+
+
+INFORMATION = frozenset({FindingKind.CHANGED_IN_CRM, FindingKind.DELETED_IN_CRM})
+"""What staff did on purpose in the CRM: reported, and not a reason to fail the run."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,10 @@ class ReconcileReport:
     read_requests: int = 0
     repair: SyncSummary | None = None
     run_id: int | None = None
+    strict: bool = False
+    """``reconcile.fail_on_crm_changes``: changes made in the CRM count for the exit code."""
+    crm_changes: list[dict[str, Any]] = field(default_factory=list)
+    """What staff changed in the CRM, as ``pull`` writes it (see :mod:`.crm_changes`)."""
 
     def of(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]
@@ -90,8 +108,10 @@ class ReconcileReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        """FINDINGS (5) when anything needs a person's attention (drift or overdue work)."""
-        return ExitCode.FINDINGS if self.findings else ExitCode.OK
+        """FINDINGS (5) when anything needs a person's attention (drift or overdue work); what
+        staff changed or deleted in the CRM is information only, unless configured to count."""
+        counted = [f for f in self.findings if f.kind not in INFORMATION or self.strict]
+        return ExitCode.FINDINGS if counted else ExitCode.OK
 
 
 def reconcile(
@@ -105,6 +125,7 @@ def reconcile(
     now: datetime | None = None,
     retry: RetryPolicy | None = None,
     lock_wait_seconds: float = 0.0,
+    recreate_deleted: bool = False,
 ) -> ReconcileReport:
     """Compare, report and optionally repair; recorded as a ``reconcile`` run in the store.
 
@@ -114,7 +135,12 @@ def reconcile(
     policy = policy or Policy()
     config = config or ReconcileConfig()
     moment = now or datetime.now(UTC)
-    report = ReconcileReport(adapter=adapter.name, started_at=datetime.now(UTC), now=moment)
+    report = ReconcileReport(
+        adapter=adapter.name,
+        started_at=datetime.now(UTC),
+        now=moment,
+        strict=config.fail_on_crm_changes,
+    )
     with store.run_lock(adapter.name, lock_wait_seconds):
         run_id = store.start_run("reconcile", adapter.name)
         report.run_id = run_id
@@ -125,9 +151,8 @@ def reconcile(
             _compare(report, items, adapter, store, policy, config)
             report.read_requests = adapter.calls - calls
             if repair:
-                _repair(
-                    report, [i.complaint for i in items.values()], adapter, store, policy, retry
-                )
+                complaints = [i.complaint for i in items.values()]
+                _repair(report, complaints, adapter, store, policy, retry, recreate_deleted)
             outcome = "findings" if report.findings else "ok"
         finally:
             counts = {**report.counts(), "read_requests": report.read_requests}
@@ -171,18 +196,28 @@ def _compare(
     """Fill the report's findings, one kind of finding at a time."""
     owned = set(config.owned_fields) - set(config.ignore_fields)
     states = {r.complaint_id: r for r in store.all_records(adapter.name)}
+    acked = Acknowledgements.load(store, adapter.name)
     remote = {r.complaint_id: r for r in adapter.list_owned()}
+    remote.update(_not_yet_searchable(items, remote, states, adapter))
     report.remote_tickets = len(remote)
     findings = report.findings
+    deleted: list[str] = []
     for cid, item in items.items():
         record, state = remote.get(cid), states.get(cid)
         if record is None:
-            findings.extend(_missing(item, state))
+            found = _missing(item, state)
+            findings.append(found)
+            if found.kind is FindingKind.DELETED_IN_CRM and state is not None:
+                if state.state is not RecordState.DELETED:
+                    deleted.append(cid)
             continue
         moved = _status_moved(item, record, policy, report.now)
-        if moved is not None:
+        if moved is not None and not acked.covers(record):  # acknowledged: `crm-complaints ack`
             findings.append(moved)
-        findings.extend(_drifted(item, record, adapter.expected_fields(item), owned, moved))
+        in_step = state is not None and state.state is RecordState.SYNCED
+        in_step = in_step and state is not None and state.synced_hash == item.version
+        expected = adapter.expected_fields(item)
+        findings.extend(_drifted(item, record, expected, owned, moved, adapter, in_step))
         findings.extend(_stale(record, state))
         findings.extend(_owner_fallbacks(item, adapter))
     findings.extend(
@@ -194,12 +229,14 @@ def _compare(
         None,
     )
     overdue: list[Finding] = []
+    seen: list[RemoteTask] = []
     for task in adapter.list_tasks(due_before=report.now, changed_since=last_sync):
+        seen.append(task)
         owner = items.get(task.complaint_id)
         if owner is None:
             continue
         if "task_due" in owned:
-            findings.extend(_task_drifted(owner, task))
+            findings.extend(_task_drifted(owner, task, adapter.field_owners.of("task_due")))
         late = _overdue(owner, task, report.now)
         if late is not None:
             overdue.append(late)
@@ -209,17 +246,39 @@ def _compare(
     # First responses first: a late apology call loses the customer.
     overdue.sort(key=lambda f: (f.field != TaskKind.INITIAL_RESPONSE.value, f.due_at))
     findings.extend(overdue)
+    # Tasks the CRM reports completed are stored (alerts and the plan view skip them).
+    record_seen_completions(store, adapter.name, [t for t in seen if t.complaint_id in items])
+    report.crm_changes = crm_changes(
+        items, remote.values(), seen, adapter=adapter, policy=policy
+    )
+    store.mark_deleted(adapter.name, deleted)
 
 
-def _missing(item: PlannedComplaint, state: StoredRecord | None) -> list[Finding]:
-    """No remote record: never synced, or deleted in the CRM (then the state is stale too)."""
+def _not_yet_searchable(
+    items: Mapping[str, PlannedComplaint],
+    remote: Mapping[str, RemoteRecord],
+    states: Mapping[str, StoredRecord],
+    adapter: Adapter[Any],
+) -> dict[str, RemoteRecord]:
+    """Synced complaints the listing did not return, read exactly by their refs: a listing
+    through search lags writes by seconds, and taking a ticket written a moment ago for deleted
+    would stop syncing it."""
+    wanted = {
+        cid: states[cid].refs
+        for cid in items
+        if cid not in remote and cid in states and states[cid].synced_hash and states[cid].refs
+    }
+    return dict(adapter.read(wanted)) if wanted else {}
+
+
+def _missing(item: PlannedComplaint, state: StoredRecord | None) -> Finding:
+    """No remote record: never synced (repair creates it), or synced and then deleted in the
+    CRM (left deleted unless recreating is asked for)."""
     cid, category = item.complaint_id, item.complaint.category.value
-    synced = state is not None and state.state is RecordState.SYNCED
-    why = "deleted in the CRM" if synced else "never synced"
-    found = [Finding(FindingKind.MISSING, cid, why, category=category)]
-    if synced:
-        found.append(Finding(FindingKind.STALE, cid, "state says synced; the CRM has no ticket"))
-    return found
+    if state is not None and state.synced_hash and state.refs:
+        detail = "deleted in the CRM; recreated only with --recreate-deleted"
+        return Finding(FindingKind.DELETED_IN_CRM, cid, detail, category=category)
+    return Finding(FindingKind.MISSING, cid, "never synced", category=category)
 
 
 def _status_moved(
@@ -251,19 +310,27 @@ def _drifted(
     expected: Mapping[str, str],
     owned: set[str],
     status_move: Finding | None,
+    adapter: Adapter[Any],
+    in_step: bool,
 ) -> list[Finding]:
-    """Owned fields whose remote value differs (a stage already reported as moved is not)."""
+    """Compared fields whose remote value differs (a stage already reported as moved is not):
+    drift for ``source`` fields; "changed in the CRM" for the fields staff own after creation,
+    once the CRM holds our current version (before that, the next sync moves them anyway)."""
     found = []
     for name, ours in expected.items():
         if name == "version" or name not in owned or (name == "stage" and status_move):
             continue
         theirs = record.value(name)
         if str(theirs or "") != str(ours or ""):
+            ours_only = adapter.field_owners.of(name) is FieldOwner.SOURCE
+            if not ours_only and not in_step:
+                continue
+            kind = FindingKind.DRIFTED if ours_only else FindingKind.CHANGED_IN_CRM
             found.append(
                 Finding(
-                    FindingKind.DRIFTED,
+                    kind,
                     item.complaint_id,
-                    f"{name} differs",
+                    f"{name} differs" if ours_only else f"{name} changed in the CRM",
                     field=name,
                     ours=str(ours),
                     theirs=theirs,
@@ -305,18 +372,24 @@ def _owner_fallbacks(item: PlannedComplaint, adapter: Adapter[Any]) -> list[Find
     ]
 
 
-def _task_drifted(item: PlannedComplaint, task: RemoteTask) -> list[Finding]:
-    """A task's due date moved in the CRM (to the second)."""
+def _task_drifted(
+    item: PlannedComplaint, task: RemoteTask, owner: FieldOwner = FieldOwner.SOURCE
+) -> list[Finding]:
+    """A task's due date moved in the CRM (to the second): drift when due dates are ours,
+    otherwise "changed in the CRM"."""
     planned = _planned_task(item, task)
     if planned is None or task.due_at is None:
         return []
     if abs((task.due_at - planned.due_at).total_seconds()) < 1:
         return []
+    ours_only = owner is FieldOwner.SOURCE
     return [
         Finding(
-            FindingKind.DRIFTED,
+            FindingKind.DRIFTED if ours_only else FindingKind.CHANGED_IN_CRM,
             task.complaint_id,
-            f"due date of {task.kind} differs",
+            f"due date of {task.kind} differs"
+            if ours_only
+            else f"due date of {task.kind} changed in the CRM",
             field=f"task_due:{task.kind}",
             ours=planned.due_at.isoformat(),
             theirs=task.due_at.astimezone(planned.due_at.tzinfo).isoformat(),
@@ -351,6 +424,7 @@ def _repair(
     store: StateStore,
     policy: Policy,
     retry: RetryPolicy | None,
+    recreate_deleted: bool = False,
 ) -> None:
     # An owner fallback is fixable too: tasks written before their owner was deactivated
     # keep that owner until pushed again (the complaint's version has not changed).
@@ -361,9 +435,14 @@ def _repair(
         FindingKind.OWNER_FALLBACK,
     }
     force = frozenset(f.complaint_id for f in report.findings if f.kind in fixable)
-    if not force:
+    recreate = frozenset(
+        f.complaint_id
+        for f in report.findings
+        if recreate_deleted and f.kind is FindingKind.DELETED_IN_CRM
+    )
+    if not force and not recreate:
         return
-    chosen = [c for c in complaints if c.id in force]
+    chosen = [c for c in complaints if c.id in force | recreate]
     log.info("repairing %d complaint(s)", len(chosen))
     report.repair = sync(
         chosen,
@@ -372,6 +451,7 @@ def _repair(
         policy=policy,
         retry=retry,
         force=force,
+        recreate=recreate,
         lock=False,  # reconcile already holds it
     )
 

@@ -70,6 +70,7 @@ class RecordState(StrEnum):
     SYNCED = "synced"  # the remote confirmed ``synced_hash``
     QUARANTINED = "quarantined"  # the remote rejected ``pending_hash``; needs a changed record
     FAILED = "failed"  # retries ran out this run; the next run tries again
+    DELETED = "deleted"  # someone deleted it in the CRM; left deleted unless asked to recreate
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class SyncedWrite:
 
     version: str
     refs: Mapping[str, str]
+    sent: Mapping[str, Mapping[str, str]] | None = None
+    """Hashes of the field values the remote now holds from us (see
+    :mod:`crm_complaints.fields`); ``None`` keeps what the store had."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class FailedWrite:
     fingerprint: str | None = None
     """The adapter settings that decided what was sent (see ``Adapter.fingerprint``): a
     quarantined record is tried again once they change."""
+    deleted: bool = False
+    """The remote object is gone (deleted in the CRM): the record becomes ``deleted``."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class StoredRecord:
     same version keeps it. Webhook event ids derive from it."""
     fingerprint: str | None = None
     """For a quarantined record: the adapter fingerprint it was rejected under."""
+    sent: Mapping[str, Mapping[str, str]] | None = None
+    """Hashes of the field values last sent, per remote object (``None``: not known)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,11 @@ class StateStore(ABC):
 
     @abstractmethod
     def all_records(self, adapter: str) -> Iterator[StoredRecord]: ...
+
+    @abstractmethod
+    def mark_deleted(self, adapter: str, complaint_ids: Iterable[str]) -> None:
+        """Reconciliation found these synced complaints deleted in the CRM: later syncs leave
+        them deleted (until recreated on request)."""
 
     @abstractmethod
     @contextmanager
@@ -477,6 +490,7 @@ class SqlStateStore(StateStore):
                         synced_hash=bindparam("b_version"),
                         pending_hash=None,
                         refs=bindparam("b_refs"),
+                        sent=sa.func.coalesce(bindparam("b_sent", type_=sa.Text), records.c.sent),
                         attempts=0,
                         last_error=None,
                         updated_at=now,
@@ -487,6 +501,7 @@ class SqlStateStore(StateStore):
                             "b_id": cid,
                             "b_version": write.version,
                             "b_refs": json.dumps(dict(write.refs), sort_keys=True),
+                            "b_sent": _sent_json(write.sent),
                         }
                         for cid, write in synced.items()
                     ],
@@ -509,9 +524,7 @@ class SqlStateStore(StateStore):
                             "b_version": write.version,
                             "b_error": write.error,
                             "b_fingerprint": write.fingerprint,
-                            "b_state": (
-                                RecordState.QUARANTINED if write.quarantined else RecordState.FAILED
-                            ).value,
+                            "b_state": _failed_state(write).value,
                         }
                         for cid, write in failed.items()
                     ],
@@ -595,6 +608,24 @@ class SqlStateStore(StateStore):
             query = sa.select(records).where(*self._mine(adapter))
             for row in conn.execution_options(yield_per=1000).execute(query).mappings():
                 yield _stored(row)
+
+    def mark_deleted(self, adapter: str, complaint_ids: Iterable[str]) -> None:
+        ids = list(complaint_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    records.update()
+                    .where(
+                        *self._mine(adapter), records.c.complaint_id.in_(ids[start : start + 500])
+                    )
+                    .values(
+                        state=RecordState.DELETED.value,
+                        last_error="deleted in the CRM",
+                        updated_at=_now(),
+                    )
+                )
 
     def _mine(self, adapter: str) -> tuple[sa.ColumnElement[bool], ...]:
         """The rows of this namespace and adapter."""
@@ -758,7 +789,20 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
         synced_at=_aware(row["synced_at"]),
         revision=row["revision"],
         fingerprint=row["fingerprint"],
+        sent=json.loads(row["sent"]) if row["sent"] else None,
     )
+
+
+def _sent_json(sent: Mapping[str, Mapping[str, str]] | None) -> str | None:
+    if sent is None:
+        return None
+    return json.dumps({key: dict(fields) for key, fields in sent.items()}, sort_keys=True)
+
+
+def _failed_state(write: FailedWrite) -> RecordState:
+    if write.deleted:
+        return RecordState.DELETED
+    return RecordState.QUARANTINED if write.quarantined else RecordState.FAILED
 
 
 def open_store(

@@ -56,6 +56,8 @@ class SyncSummary:
     unchanged: int = 0
     quarantined: int = 0
     failed: int = 0
+    deleted_in_crm: int = 0
+    """Complaints whose ticket someone deleted in the CRM: left deleted, not recreated."""
     remote_calls: int = 0
     run_id: int | None = None
     dry_run: bool = False
@@ -83,6 +85,7 @@ class SyncSummary:
             "unchanged": self.unchanged,
             "quarantined": self.quarantined,
             "failed": self.failed,
+            "deleted_in_crm": self.deleted_in_crm,
             "remote_calls": self.remote_calls,
             **self.adapter_counts,
         }
@@ -94,6 +97,8 @@ class SyncSummary:
             f"quarantined {self.quarantined}, failed {self.failed}, "
             f"remote calls {self.remote_calls}"
         )
+        if self.deleted_in_crm:
+            text += f", deleted in the CRM {self.deleted_in_crm} (left deleted)"
         for name, count in self.adapter_counts.items():
             text += f", {name.replace('_', ' ')} {count}"
         return f"{text} (stopped: {self.stopped})" if self.stopped else text
@@ -122,13 +127,17 @@ def sync(
     force: frozenset[str] = frozenset(),
     lock: bool = True,
     retry_quarantined: bool = False,
+    recreate: frozenset[str] = frozenset(),
 ) -> SyncSummary:
     """Sync complaints (or reader results, quarantine entries included) into ``adapter``.
 
     Raises :class:`~crm_complaints.errors.LockHeldError` when another run holds the state lock
     and :class:`~crm_complaints.errors.AuthError` when the remote refuses our credentials (the
     run is recorded as stopped first). ``force`` names complaints to push even if unchanged
-    (reconciliation's repair); ``lock=False`` is for a caller that already holds the lock.
+    (reconciliation's repair: ``source`` fields someone changed in the CRM are put back);
+    ``recreate`` names complaints whose remote objects someone deleted, to create again (by
+    default a deleted ticket stays deleted); ``lock=False`` is for a caller that already holds
+    the lock.
     A quarantined record is pushed again when it changed, when the adapter's
     :meth:`~crm_complaints.adapters.base.Adapter.fingerprint` changed (a fixed mapping), or
     with ``retry_quarantined``.
@@ -143,6 +152,7 @@ def sync(
         on_progress=on_progress,
         force=force,
         retry_quarantined=retry_quarantined,
+        recreate=recreate,
         fingerprint=adapter.fingerprint(),
     )
     if dry_run or not lock:
@@ -162,6 +172,7 @@ class _Engine:
     on_progress: Callable[[int], None] | None
     force: frozenset[str] = frozenset()
     retry_quarantined: bool = False
+    recreate: frozenset[str] = frozenset()
     fingerprint: str = ""
     summary: SyncSummary = field(default_factory=SyncSummary)
     seen: dict[str, int] = field(default_factory=dict)
@@ -289,20 +300,33 @@ class _Engine:
         todo: list[PlannedComplaint] = []
         for complaint in complaints:
             record = stored.get(complaint.id)
+            deleted = record is not None and record.state is RecordState.DELETED
+            if deleted and complaint.id not in self.recreate:
+                self._count("deleted_in_crm")  # deleted on purpose: not ours to bring back
+                continue
             previous = record.refs if record is not None and record.synced_hash else None
+            recreating = complaint.id in self.recreate
+            if recreating:
+                previous = None  # made again from scratch: new ticket, new tasks
             redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
             try:
                 item = self.policy.planned(
                     complaint,
                     previous,
                     redelivery=redelivery,
-                    unconfirmed=record is not None and record.pending_hash is not None,
+                    # Recreating: should the ticket still exist after all, its tasks are
+                    # looked up rather than made twice.
+                    unconfirmed=recreating
+                    or (record is not None and record.pending_hash is not None),
                 )
             except RecordError as exc:  # this record cannot be planned; the rest go on
                 line = self.seen.get(complaint.id, 0)
                 self._quarantine([from_record_error(exc, "(plan)", line)], self.summary.run_id)
                 continue
-            if complaint.id not in self.force and self._unchanged(record, item.version):
+            if previous is not None and record is not None:
+                item = replace(item, sent=record.sent, repair=complaint.id in self.force)
+            forced = complaint.id in self.force or complaint.id in self.recreate
+            if not forced and self._unchanged(record, item.version):
                 quarantined = record is not None and record.state is RecordState.QUARANTINED
                 self._count("quarantined" if quarantined else "unchanged")
                 continue
@@ -371,8 +395,17 @@ class _Engine:
             answered.add(result.complaint_id)
             audit.append(self._audit_entry(item, result.outcome.value, result.refs))
             if result.outcome is Outcome.SYNCED:
-                synced[item.complaint_id] = SyncedWrite(item.version, dict(result.refs))
+                synced[item.complaint_id] = SyncedWrite(
+                    item.version, dict(result.refs), sent=result.sent
+                )
                 self._count("created" if item.is_new else "updated")
+            elif result.outcome is Outcome.DELETED:
+                rejected[item.complaint_id] = FailedWrite(
+                    item.version, "deleted in the CRM", quarantined=False, deleted=True
+                )
+                self._count("deleted_in_crm")
+                log.info("complaint %s: deleted in %s; left deleted", item.complaint_id,
+                         self.adapter.name)  # fmt: skip
             elif result.outcome is Outcome.REJECTED:
                 reason = str(result.error) if result.error else "rejected"
                 rejected[item.complaint_id] = FailedWrite(

@@ -336,13 +336,20 @@ def test_reminders_switched_off_past_or_done_are_cleared(
     assert got["initial_response"] != ""
     # Later the complaint is acknowledged: the done tasks' reminders are cleared in place.
     acknowledged = make_complaint(id="R-2", acknowledged_at="2026-11-18T10:20:00+09:00")
-    # And by now the resolution plan's reminder (21 Nov 08:00) is past: left out.
+    # By now the resolution plan's reminder (21 Nov 08:00) is past; its task did not change,
+    # so it is not written at all (time passing is not a change).
+    before = task_props(emulator, "R-2")["resolution_plan"]["hs_task_reminders"]
     adapter.clock = lambda: datetime(2026, 11, 21, 9, tzinfo=TOKYO)
     run(adapter, store, settings, [acknowledged])
     got = {k: p["hs_task_reminders"] for k, p in task_props(emulator, "R-2").items()}
     assert got["initial_response"] == got["report_supervisor"] == ""
-    assert got["resolution_plan"] == ""
+    assert got["resolution_plan"] == before != ""
     assert got["incident_report"] == millis(datetime(2026, 12, 1, 8, tzinfo=TOKYO))
+    # A task written afresh while its reminder is past gets none.
+    settings_later = Settings(policy=PolicyConfig(reminders=ReminderConfig(investigation="off")))
+    run(adapter, store, settings_later, [make_complaint(id="R-2b")])
+    later = {k: p["hs_task_reminders"] for k, p in task_props(emulator, "R-2b").items()}
+    assert later["resolution_plan"] == ""
 
 
 def test_adapter_reminders_off_leaves_the_property_alone(

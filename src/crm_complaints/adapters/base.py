@@ -91,6 +91,7 @@ from ..errors import (
     TransientError,
     from_http_status,
 )
+from ..fields import FieldOwners
 from ..policy import PlannedComplaint
 from ..privacy import check_allowlist
 from ..schema import canonical_hash
@@ -121,6 +122,8 @@ class Outcome(StrEnum):
     RETRY = "retry"
     RATE_LIMITED = "rate_limited"
     REJECTED = "rejected"
+    DELETED = "deleted"
+    """The remote object was deleted there (by a person): not recreated unless asked."""
 
 
 @dataclass(frozen=True)
@@ -132,10 +135,25 @@ class PushResult:
     refs: Mapping[str, str] = field(default_factory=dict)
     created: bool = False
     error: AdapterError | None = None
+    sent: Mapping[str, Mapping[str, str]] | None = None
+    """Hashes of the field values the remote now holds from us, per remote object (see
+    :mod:`crm_complaints.fields`); ``None`` when the adapter does not track fields."""
 
     @classmethod
-    def synced(cls, complaint_id: str, refs: Mapping[str, str], *, created: bool) -> Self:
-        return cls(complaint_id, Outcome.SYNCED, dict(refs), created)
+    def synced(
+        cls,
+        complaint_id: str,
+        refs: Mapping[str, str],
+        *,
+        created: bool,
+        sent: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Self:
+        return cls(complaint_id, Outcome.SYNCED, dict(refs), created, sent=sent)
+
+    @classmethod
+    def deleted(cls, complaint_id: str) -> Self:
+        """Someone deleted the complaint's remote record; it is left deleted."""
+        return cls(complaint_id, Outcome.DELETED)
 
     @classmethod
     def failed(cls, complaint_id: str, error: AdapterError) -> Self:
@@ -220,10 +238,12 @@ class OwnerFallback:
 class SetupReport:
     created: tuple[str, ...] = ()
     existing: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    """Existing things setup changed (a property's options, labels or type)."""
 
     @property
     def changed(self) -> bool:
-        return bool(self.created)
+        return bool(self.created or self.updated)
 
 
 class _CallCounter:
@@ -265,12 +285,15 @@ class Adapter(ABC, Generic[ConfigT]):
         *,
         allowed_fields: Sequence[str] = DEFAULT_ALLOWED_FIELDS,
         environ: Mapping[str, str] | None = None,
+        field_owners: FieldOwners | None = None,
     ) -> None:
         if not isinstance(config, self.config_model):
             raise TypeError(f"{type(self).__name__} needs a {self.config_model.__name__}")
         self.config: ConfigT = config
         self.allowed_fields = check_allowlist(allowed_fields)
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.field_owners = field_owners or FieldOwners()
+        """Who owns each remote field (``[sync.fields]``, see :mod:`crm_complaints.fields`)."""
         self._counter = _CallCounter()
         self._session: CountedSession | None = None
 
@@ -280,6 +303,7 @@ class Adapter(ABC, Generic[ConfigT]):
         ``os.environ``) is where secrets are looked up."""
         raw = settings.adapter_settings(cls.name)
         fields = raw.pop("fields", None)
+        owners = {**settings.sync.fields, **raw.pop("field_owners", {})}
         try:
             config = cls.config_model.model_validate(raw)
         except ValidationError as exc:
@@ -288,7 +312,16 @@ class Adapter(ABC, Generic[ConfigT]):
             raise ConfigError(first["msg"], key=key) from exc
         allowed = settings.allowed_fields if fields is None else tuple(fields)
         check_allowlist(allowed, key=f"adapters.{cls.name}.fields" if fields else "allowed_fields")
-        return cls(config, allowed_fields=allowed, environ=environ)  # type: ignore[arg-type]
+        try:
+            field_owners = FieldOwners(owners)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key=f"adapters.{cls.name}.field_owners") from exc
+        return cls(
+            config,  # type: ignore[arg-type]
+            allowed_fields=allowed,
+            environ=environ,
+            field_owners=field_owners,
+        )
 
     # -- what the framework does for every adapter -------------------------------------------
     @property
@@ -378,6 +411,9 @@ class Adapter(ABC, Generic[ConfigT]):
             "config": self.config.model_dump(mode="json"),
             "allowed_fields": sorted(self.allowed_fields),
         }
+        owners = self.field_owners.fingerprint()
+        if owners:  # absent at the defaults: upgrading must not change every fingerprint
+            settings["field_owners"] = owners
         return canonical_hash(settings)[:32]
 
     # -- what each adapter implements ----------------------------------------------------------
@@ -435,6 +471,19 @@ class Adapter(ABC, Generic[ConfigT]):
                 )
                 if overdue or changed:
                     yield task
+
+    def list_changed(self, since: datetime) -> Iterator[RemoteRecord]:
+        """Records of ours the remote changed after ``since`` (``pull``). The default filters
+        :meth:`list_owned` (a record whose remote does not say when it changed counts as
+        changed); adapters whose CRM can filter server-side should override it."""
+        for record in self.list_owned():
+            if record.modified_at is None or record.modified_at > since:
+                yield record
+
+    def owner_email(self, owner_id: str) -> str | None:
+        """The e-mail of the remote user ``owner_id`` (staff, not patients), for reports
+        people read; ``None`` when the adapter has no user directory."""
+        return None
 
     def close(self) -> None:
         """Release connections."""

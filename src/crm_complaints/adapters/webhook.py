@@ -5,6 +5,9 @@ its revision (a per-complaint counter in the state store), so a retry or a rerun
 carries the same id and a receiver that de-duplicates on it sees every revision exactly once,
 including a complaint changed back to an earlier content. Only ``https`` URLs are accepted, except
 loopback or an explicit ``allow_insecure_http``; redirects are never followed; TLS is verified.
+An update event carries the whole complaint and, in ``data.changed_fields``, the names of the
+complaint's fields (and ``plan.<field>``) whose value differs from the last event delivered
+(absent when that is not known: the first event after an upgrade).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..errors import (
     RejectedError,
     WebhookVerificationError,
 )
+from ..fields import value_hash
 from ..privacy import allowed_view
 from ..schema import Status
 from ..urls import check_url
@@ -102,19 +106,37 @@ class WebhookAdapter(Adapter[WebhookConfig]):
         """Nothing to create on a webhook receiver."""
         return SetupReport(existing=(self.config.url,))
 
+    def field_hashes(self, item: PlannedComplaint) -> dict[str, str]:
+        """A hash per complaint field we send and per ``plan.<field>``: what
+        ``changed_fields`` compares with the last delivery's."""
+        view = allowed_view(item.complaint, self.allowed_fields)
+        plan = item.plan.model_dump(mode="json")
+        values = {**view, **{f"plan.{name}": value for name, value in plan.items()}}
+        return {
+            name: value_hash([json.dumps(value, sort_keys=True, ensure_ascii=False)])
+            for name, value in values.items()
+        }
+
     def event(self, item: PlannedComplaint) -> tuple[str, bytes]:
         """The event id and body for one complaint version (pure; used by tests too)."""
         message_id = event_id(item.complaint_id, item.version, item.revision, item.redelivery)
+        data: dict[str, Any] = {
+            "complaint_id": item.complaint_id,
+            "version": item.version,
+            "complaint": allowed_view(item.complaint, self.allowed_fields),
+            "plan": item.plan.model_dump(mode="json"),
+        }
+        last = (item.sent or {}).get("event")
+        if not item.is_new and last is not None:
+            now = self.field_hashes(item)
+            data["changed_fields"] = sorted(
+                name for name in set(now) | set(last) if now.get(name) != last.get(name)
+            )
         payload = {
             "type": "complaint.created" if item.is_new else "complaint.updated",
             "id": message_id,
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "data": {
-                "complaint_id": item.complaint_id,
-                "version": item.version,
-                "complaint": allowed_view(item.complaint, self.allowed_fields),
-                "plan": item.plan.model_dump(mode="json"),
-            },
+            "data": data,
         }
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return message_id, body.encode()
@@ -151,7 +173,12 @@ class WebhookAdapter(Adapter[WebhookConfig]):
             return PushResult.failed(item.complaint_id, exc)
         except AdapterError as exc:
             return PushResult.failed(item.complaint_id, exc)
-        return PushResult.synced(item.complaint_id, {"delivery": message_id}, created=item.is_new)
+        return PushResult.synced(
+            item.complaint_id,
+            {"delivery": message_id},
+            created=item.is_new,
+            sent={"event": self.field_hashes(item)},
+        )
 
     def _get_state(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if not self.config.state_url:

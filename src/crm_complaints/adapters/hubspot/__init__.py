@@ -102,7 +102,7 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
         properties = self.properties
         if any(item.attempt == 0 for item in batch):
             self._written.forget()
-        return PushRun(self.client, properties, self._written, batch).run()
+        return PushRun(self.client, properties, self._written, batch, self.field_owners).run()
 
     def read(self, refs: Mapping[str, RemoteRefs]) -> dict[str, RemoteRecord]:
         return self._reader.read(refs)
@@ -114,6 +114,15 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
         self, *, due_before: datetime | None = None, changed_since: datetime | None = None
     ) -> Iterator[RemoteTask]:
         return self._reader.list_tasks(due_before=due_before, changed_since=changed_since)
+
+    def list_changed(self, since: datetime) -> Iterator[RemoteRecord]:
+        """Tickets changed after ``since``: a search on ``hs_lastmodifieddate``."""
+        return self._reader.list_owned(changed_since=since)
+
+    def owner_email(self, owner_id: str) -> str | None:
+        """From the portal's owner directory (read once at discovery)."""
+        active = self.portal().owners.active
+        return next((email for email, oid in active.items() if oid == owner_id), None)
 
     def expected_fields(self, item: PlannedComplaint) -> Mapping[str, str]:
         props = self.properties.ticket(item)

@@ -1,7 +1,11 @@
 """Writing one batch of complaints to HubSpot: tickets, contacts, tasks and their links.
 
-Tickets go 100 to a request, a batch upsert on the unique ``crm_complaint_id`` (unique-value
-properties are documented for tickets), so a rerun never makes a second ticket. Contacts (opt-in)
+A new complaint's ticket is made by batch upsert on the unique ``crm_complaint_id`` (unique-value
+properties are documented for tickets), 100 to a request, so a rerun never makes a second
+ticket. A known complaint's ticket is changed by batch update on that same property, sending
+only the fields whose value changed (:mod:`.fields`): an update cannot create, so a ticket
+someone deleted in HubSpot is reported deleted (``PushResult.deleted``) instead of coming
+back. Contacts (opt-in)
 are upserted on ``crm_customer_id`` and linked to their ticket. Tasks are created once with their
 links inline and updated by id afterwards (:mod:`.tasks`). A complaint is synced only once its
 ticket, all its tasks and their links are written. A transient error part-way keeps what is
@@ -23,17 +27,21 @@ from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInputUpsert as ContactUpsertBatch,
 )
 from hubspot.crm.contacts import SimplePublicObjectBatchInputUpsert as ContactUpsert
+from hubspot.crm.tickets import BatchInputSimplePublicObjectBatchInput as TicketUpdateBatch
 from hubspot.crm.tickets import (
     BatchInputSimplePublicObjectBatchInputUpsert as TicketUpsertBatch,
 )
+from hubspot.crm.tickets import SimplePublicObjectBatchInput as TicketUpdate
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 
 from ...errors import AdapterError, RateLimitedError, RejectedError, TransientError
+from ...fields import FieldOwners
 from ...policy import PlannedComplaint
 from ...privacy import allowed_view
 from ..base import PushResult
 from .batching import chunks, in_parallel, send_bisecting
 from .client import HubSpotClient, errors_by_trace, rejection
+from .fields import TICKET_FIELD_OF, Selection, select
 from .links import TICKET_TO_CONTACT, Link, Linker
 from .properties import Properties
 from .tasks import TaskWrites
@@ -80,8 +88,10 @@ class PushRun:
         properties: Properties,
         memory: WrittenSoFar,
         batch: Sequence[PlannedComplaint],
+        owners: FieldOwners | None = None,
     ) -> None:
         self.client = client
+        self.owners = owners or FieldOwners()
         self.properties = properties
         self.memory = memory
         self.batch = batch
@@ -93,6 +103,8 @@ class PushRun:
         self.ticket_ids: dict[str, str] = {}
         self.new_tickets: set[str] = set()
         self.contact_ids: dict[str, str] = {}
+        self.ticket_fields: dict[str, Selection] = {}
+        """What each complaint's ticket write sends, and the field hashes it leaves."""
         self._lock = threading.Lock()
         self._workers = properties.config.concurrency
 
@@ -109,39 +121,75 @@ class PushRun:
             self.results[complaint_id] = PushResult.failed(complaint_id, error)
             del self.live[complaint_id]
 
+    def deleted(self, complaint_id: str) -> None:
+        """Someone deleted this complaint's ticket in HubSpot: it is left deleted."""
+        if complaint_id in self.live:
+            self.results[complaint_id] = PushResult.deleted(complaint_id)
+            del self.live[complaint_id]
+
     def fail_rest(self, error: TransientError) -> None:
         for cid in list(self.live):
             self.fail(cid, error)
 
     # -- tickets -------------------------------------------------------------------------
     def _write_tickets(self) -> None:
-        """Upsert requests of 100, ``concurrency`` in flight: a batch's tickets must not wait
-        out one round trip each when the rate limit would let them through together."""
+        """Upserts of new tickets and updates of known ones, 100 to a request, ``concurrency``
+        in flight: a batch's tickets must not wait out one round trip each when the rate limit
+        would let them through together."""
         done = self.memory.tickets
         self.ticket_ids = {
             cid: done[(cid, version)]
             for cid, version in self.versions.items()
             if (cid, version) in done
         }
+        for item in self.live.values():
+            self.ticket_fields[item.complaint_id] = select(
+                item,
+                "ticket",
+                self.properties.ticket(item),
+                TICKET_FIELD_OF,
+                self.owners,
+                new=not self._known_ticket(item),
+            )
         items = [item for item in self.live.values() if item.complaint_id not in self.ticket_ids]
+        new = [item for item in items if not self._known_ticket(item)]
+        updates = [item for item in items if self._known_ticket(item)]
         stop = threading.Event()
 
         def refuse(item: PlannedComplaint, error: RejectedError) -> None:
             with self._lock:
                 self.fail(item.complaint_id, error)
 
-        def one(chunk: list[PlannedComplaint]) -> TransientError | None:
+        def refuse_update(item: PlannedComplaint, error: RejectedError) -> None:
+            with self._lock:
+                if error.status == 404:
+                    self.deleted(item.complaint_id)
+                else:
+                    self.fail(item.complaint_id, error)
+
+        def one(request: tuple[bool, list[PlannedComplaint]]) -> TransientError | None:
+            update, chunk = request
             if stop.is_set():  # rate limited: don't pile more requests on it
                 return None
             try:
-                send_bisecting(chunk, self._upsert_tickets, self._accept_tickets, refuse)
+                if update:
+                    send_bisecting(
+                        chunk,
+                        self._update_tickets,
+                        self._accept_tickets,
+                        refuse_update,
+                        splittable=frozenset({400, 404, 409}),
+                    )
+                else:
+                    send_bisecting(chunk, self._upsert_tickets, self._accept_tickets, refuse)
             except TransientError as exc:
                 if isinstance(exc, RateLimitedError):
                     stop.set()
                 return exc
             return None
 
-        errors = [e for e in in_parallel(one, list(chunks(items)), self._workers) if e]
+        requests = [(False, c) for c in chunks(new)] + [(True, c) for c in chunks(updates)]
+        errors = [e for e in in_parallel(one, requests, self._workers) if e]
         error = errors[0] if errors else TransientError("no ticket result", adapter=self.adapter)
         for cid in [c for c in self.live if c not in self.ticket_ids]:
             self.fail(cid, error)
@@ -152,7 +200,7 @@ class PushRun:
                 id=item.complaint_id,
                 id_property="crm_complaint_id",
                 object_write_trace_id=item.complaint_id,
-                properties=self.properties.ticket(item),
+                properties=self.ticket_fields[item.complaint_id].properties,
                 local_vars_configuration=self.client.ticket_models,
             )
             for item in items
@@ -163,20 +211,50 @@ class PushRun:
             batch_input_simple_public_object_batch_input_upsert=TicketUpsertBatch(inputs=inputs),
         )
 
+    def _known_ticket(self, item: PlannedComplaint) -> bool:
+        """Synced before: its ticket is updated (never recreated by accident)."""
+        return bool((item.previous or {}).get("ticket"))
+
+    def _update_tickets(self, items: list[PlannedComplaint]) -> dict[str, Any]:
+        inputs = [
+            TicketUpdate(
+                id=item.complaint_id,
+                id_property="crm_complaint_id",
+                object_write_trace_id=item.complaint_id,
+                properties=self.ticket_fields[item.complaint_id].properties,
+                local_vars_configuration=self.client.ticket_models,
+            )
+            for item in items
+        ]
+        return self.client.call_json(
+            "update tickets",
+            self.client.tickets.update,
+            batch_input_simple_public_object_batch_input=TicketUpdateBatch(inputs=inputs),
+        )
+
     def _accept_tickets(self, items: list[PlannedComplaint], answer: dict[str, Any]) -> None:
         with self._lock:
             self._accept_ticket_answer(answer)
 
     def _accept_ticket_answer(self, answer: dict[str, Any]) -> None:
+        by_ticket = {(item.previous or {}).get("ticket"): cid for cid, item in self.live.items()}
         for result in answer.get("results", []):
-            cid = result.get("objectWriteTraceId") or result["properties"].get("crm_complaint_id")
+            cid = (
+                result.get("objectWriteTraceId")
+                or (result.get("properties") or {}).get("crm_complaint_id")
+                or by_ticket.get(str(result["id"]))
+            )
             if cid in self.versions:
                 self.ticket_ids[cid] = str(result["id"])
                 self.memory.tickets[(cid, self.versions[cid])] = str(result["id"])
                 if result.get("new"):
                     self.new_tickets.add(cid)
-        for cid, error in errors_by_trace(answer, "ticket", self.adapter):
-            self.fail(cid, error)
+        for error in answer.get("errors", []):
+            if error.get("category") == "OBJECT_NOT_FOUND":
+                for cid in (error.get("context") or {}).get("objectWriteTraceId", []):
+                    self.deleted(cid)
+        for cid, refusal in errors_by_trace(answer, "ticket", self.adapter):
+            self.fail(cid, refusal)
 
     # -- contacts (opt-in) ---------------------------------------------------------------
     def _write_contacts(self) -> None:
@@ -280,7 +358,8 @@ class PushRun:
                     TransientError(f"no task result for {sorted(missing)}", adapter=self.adapter),
                 )
                 continue
-            self.results[cid] = PushResult.synced(cid, refs, created=item.is_new)
+            sent = {"ticket": self.ticket_fields[cid].sent, **tasks.sent.get(cid, {})}
+            self.results[cid] = PushResult.synced(cid, refs, created=item.is_new, sent=sent)
 
 
 def existing_contact(error: RejectedError, message: object = None) -> str | None:

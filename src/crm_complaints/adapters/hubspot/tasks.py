@@ -16,7 +16,10 @@ so tasks cannot be upserted. Instead:
   search) and those tasks' ``crm_task_key`` (batch read by id): found ones are updated, only
   missing ones created. A ticket the upsert has just created has no tasks to find, so a first
   sync costs no lookups.
-- A known task that HubSpot no longer has (deleted by someone) is created again.
+- A known task is sent only with the fields whose value changed (:mod:`.fields`), and not at all
+  when none did: a due date or an owner a person changed in HubSpot survives.
+- A known task that HubSpot no longer has (deleted by someone) is created again, when it has
+  something to write.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ from ...policy import PlannedComplaint, PlannedTask
 from .batching import chunks, in_parallel, send_bisecting
 from .client import errors_by_trace, rejection
 from .config import task_key
+from .fields import ALWAYS_SENT, TASK_FIELD_OF, select
 from .links import TASK_TO_CONTACT, TASK_TO_TICKET, Link
+from .properties import hubspot_millis
 
 if TYPE_CHECKING:
     from .push import PushRun
@@ -65,6 +70,12 @@ class TaskWrite:
     task_id: str | None = None
     linked: bool = False
     """Known to be linked to the complaint's current ticket (found through that ticket)."""
+    properties: dict[str, str] = field(default_factory=dict)
+    """What the task should hold (all of it), computed once."""
+    send: dict[str, str] = field(default_factory=dict)
+    """What this write sends: everything for a create, the changed fields for an update."""
+    sent: dict[str, str] = field(default_factory=dict)
+    """The field hashes the task holds once written."""
     complaint_id: str = field(init=False)
     kind: str = field(init=False)
     key: str = field(init=False)
@@ -97,6 +108,8 @@ class TaskWrites:
         self.memory = run.memory
         self.written: dict[str, dict[str, str]] = {}
         """complaint id → task kind → task id, for tasks written (or confirmed) at this version."""
+        self.sent: dict[str, dict[str, dict[str, str]]] = {}
+        """complaint id → ``task:<kind>`` → field hashes, for the written tasks."""
         self.unfinished: dict[str, AdapterError] = {}
 
     def write(self, items: Iterable[PlannedComplaint]) -> None:
@@ -107,17 +120,18 @@ class TaskWrites:
             for task in item.plan.tasks:
                 write = TaskWrite(item, task)
                 done = self.memory.written.get((write.key, item.version))
-                if done is not None:
-                    self._confirm(write, done)
-                    continue
+                write.properties = self.run.properties.task(item, task)
                 previous = (item.previous or {}).get(f"task:{write.kind}")
                 write.task_id = self.memory.task_ids.get(write.key) or previous
-                if write.task_id:
-                    updates.append(write)
+                if done is not None:
+                    self._prepare(write, new=False)
+                    self._confirm(write, done)
+                elif write.task_id:
+                    self._update_or_confirm(write, updates)
                 elif self._may_exist(item):
                     unknown.append(write)
                 else:
-                    creates.append(write)
+                    creates.append(self._prepare(write, new=True))
         if unknown:
             found = self._look_up(unknown)
             for write in unknown:
@@ -125,13 +139,41 @@ class TaskWrites:
                     continue  # not knowing what exists, creating could duplicate
                 write.task_id = found.get(write.key)
                 write.linked = write.task_id is not None
-                (updates if write.task_id else creates).append(write)
+                if write.task_id:
+                    self._update_or_confirm(write, updates)
+                else:
+                    creates.append(self._prepare(write, new=True))
         gone = self._send(creates, updates)
         if gone:  # deleted on HubSpot's side: make them again, linked inline
             for write in gone:
                 write.task_id, write.linked = None, True
+                self._prepare(write, new=True)
             self._send(gone, [])
         self._link_known(updates)
+
+    def _prepare(self, write: TaskWrite, *, new: bool) -> TaskWrite:
+        """Choose what to send: everything for a new task, the changed fields otherwise."""
+        remind = write.task.remind_at
+        chosen = select(
+            write.item,
+            f"task:{write.kind}",
+            write.properties,
+            TASK_FIELD_OF,
+            self.run.owners,
+            new=new,
+            hashed={"hs_task_reminders": hubspot_millis(remind) if remind else ""},
+        )
+        write.send, write.sent = chosen.properties, chosen.sent
+        return write
+
+    def _update_or_confirm(self, write: TaskWrite, updates: list[TaskWrite]) -> None:
+        """A known task is updated with its changed fields; with none, it is left alone."""
+        self._prepare(write, new=False)
+        if set(write.send) <= ALWAYS_SENT:
+            assert write.task_id is not None
+            self._confirm(write, write.task_id)
+        else:
+            updates.append(write)
 
     # -- sorting -------------------------------------------------------------------------
     def _may_exist(self, item: PlannedComplaint) -> bool:
@@ -239,6 +281,7 @@ class TaskWrites:
 
     def _confirm(self, write: TaskWrite, task_id: str) -> None:
         self.written.setdefault(write.complaint_id, {})[write.kind] = task_id
+        self.sent.setdefault(write.complaint_id, {})[f"task:{write.kind}"] = write.sent
         self.memory.task_ids[write.key] = task_id
         self.memory.written[(write.key, write.item.version)] = task_id
 
@@ -251,7 +294,7 @@ class TaskWrites:
             inputs = [
                 TaskCreate(
                     object_write_trace_id=write.key,
-                    properties=self.run.properties.task(write.item, write.task),
+                    properties=write.send,
                     associations=self._inline_links(write.complaint_id),
                     local_vars_configuration=self.client.task_models,
                 )
@@ -289,7 +332,7 @@ class TaskWrites:
                 TaskUpdate(
                     id=write.task_id,
                     object_write_trace_id=write.key,
-                    properties=self.run.properties.task(write.item, write.task),
+                    properties=write.send,
                     local_vars_configuration=self.client.task_models,
                 )
                 for write in writes
