@@ -248,9 +248,7 @@ def _compare(
     findings.extend(overdue)
     # Tasks the CRM reports completed are stored (alerts and the plan view skip them).
     record_seen_completions(store, adapter.name, [t for t in seen if t.complaint_id in items])
-    report.crm_changes = crm_changes(
-        items, remote.values(), seen, adapter=adapter, policy=policy
-    )
+    report.crm_changes = crm_changes(items, remote.values(), seen, adapter=adapter, policy=policy)
     store.mark_deleted(adapter.name, deleted)
 
 

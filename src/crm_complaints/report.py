@@ -264,6 +264,7 @@ def render_json(report: ReconcileReport) -> str:
         "overdue_by_category": dict(report.overdue_by_category),
         "findings": [_finding_dict(f) for f in report.findings],
         "repair": report.repair.counts() if report.repair else None,
+        "crm_changes": report.crm_changes,  # what staff changed, as `pull` writes it
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
 

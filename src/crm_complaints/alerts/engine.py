@@ -1,8 +1,10 @@
 """``crm-complaints alerts``: find tasks due soon or overdue and notify, each alert once.
 
 Reads the complaints and plans them (no CRM call); with an adapter (``--check-remote``) one bulk
-read of the CRM's open tasks skips work people completed there. Levels (see :class:`Level`):
-``due_soon`` to the task's department, ``overdue`` to the department and the coordinator,
+read of the CRM's open tasks skips work people completed there; work a CRM reported completed
+to an earlier ``pull`` or ``reconcile`` is skipped without one (see
+:mod:`crm_complaints.crm_changes`). Levels (see :class:`Level`): ``due_soon`` to the task's
+department, ``overdue`` to the department and the coordinator,
 ``escalation`` to management for a first response or dual-path report late by more than
 ``alerts.escalate_after_minutes``. Outside the clinic's opening hours alerts are held (sent by
 the first run after opening) unless the complaint's severity is in
@@ -23,6 +25,7 @@ from typing import Any
 
 from ..adapters.base import Adapter
 from ..calendar import BusinessCalendar
+from ..crm_changes import completed_in_crm
 from ..errors import RecordError
 from ..exit_codes import ExitCode
 from ..policy import Plan, PlannedTask, Policy
@@ -223,6 +226,9 @@ def run_alerts(
             planned, policy=policy, config=config, now=now, allowed_fields=allowed_fields
         )
         done_remote = _done_in_crm(report, store, remote, now, config) if remote else set()
+        # Steps a CRM reported completed to an earlier pull or reconcile: done, no CRM call.
+        ids = {a.complaint_id for a in report.alerts}
+        done_remote |= set(completed_in_crm(store.engine, store.namespace, complaint_ids=ids))
         ledger = Ledger(store.engine, store.namespace)
         sent = ledger.sent({a.complaint_id for a in report.alerts})
         due: dict[tuple[str, Level], list[Alert]] = {}

@@ -122,10 +122,19 @@ class Reader:
             raw=props,
         )
 
-    def list_owned(self) -> Iterator[RemoteRecord]:
-        """Every ticket carrying our external id, 200 to a request through search (tasks are
-        left empty: :meth:`list_tasks` reads only the ones that matter)."""
+    def list_owned(self, *, changed_since: datetime | None = None) -> Iterator[RemoteRecord]:
+        """Every ticket carrying our external id (changed after ``changed_since``, when given:
+        ``pull``), 200 to a request through search (tasks are left empty: :meth:`list_tasks`
+        reads only the ones that matter)."""
         ours = [{"propertyName": "crm_complaint_id", "operator": "HAS_PROPERTY"}]
+        if changed_since is not None:
+            ours.append(
+                {
+                    "propertyName": "hs_lastmodifieddate",
+                    "operator": "GT",
+                    "value": _ms(changed_since),
+                }
+            )
         for ticket in self._walk("tickets", [ours], TICKET_READ_PROPERTIES):
             cid = ticket["properties"].get("crm_complaint_id")
             if cid:

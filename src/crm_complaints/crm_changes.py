@@ -1,0 +1,285 @@
+"""What staff changed in the CRM, as the clinic's own system can take it back.
+
+Two things live here, both read from the CRM and never written to it:
+
+- **the differences**, per complaint, between what the CRM holds and what we would send for it
+  (:func:`crm_changes`): the stage (closed or reopened there), the owner, and each task's
+  completion and due date. ``crm-complaints pull`` writes them as JSON Lines and reconcile's
+  JSON carries them under ``crm_changes``. A value equal to ours is no change, so our own
+  writes never show up; owners are shown by their e-mail in the CRM's user directory when the
+  adapter knows it (staff e-mails, not patient data), else by the CRM's id.
+- **tasks the CRM reports completed** (table ``crm_task_completions``, migration 7), stored
+  whenever ``pull`` or ``reconcile`` sees them: the step is done, so ``alerts`` sends nothing
+  for it and the ``plan`` view shows it done (:func:`with_crm_completions`). A task the CRM
+  reports open again is forgotten, so the step is alerted on again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .adapters.base import Adapter, RemoteRecord, RemoteTask
+from .migrations import DEFAULT_NAMESPACE, metadata
+from .policy import Plan, PlannedComplaint, Policy
+from .state import SqlStateStore, StateStore
+
+__all__ = [
+    "completed_in_crm",
+    "crm_changes",
+    "crm_task_completions",
+    "record_completions",
+    "record_seen_completions",
+    "with_crm_completions",
+]
+
+crm_task_completions = sa.Table(
+    "crm_task_completions",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True, server_default=DEFAULT_NAMESPACE),
+    sa.Column("adapter", sa.String(64), primary_key=True),
+    sa.Column("complaint_id", sa.String(128), primary_key=True),
+    sa.Column("task", sa.String(32), primary_key=True),
+    # When the CRM last changed the completed task (read as the completion time).
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+_CHUNK = 500
+
+
+def record_completions(
+    engine: Engine,
+    adapter: str,
+    tasks: Iterable[RemoteTask],
+    namespace: str = DEFAULT_NAMESPACE,
+) -> int:
+    """Store the tasks the CRM reports completed and forget the ones it reports open (staff
+    reopened them); returns how many completions are new. Tasks without a complaint id (not
+    ours) are ignored."""
+    completed: dict[tuple[str, str], datetime] = {}
+    reopened: set[tuple[str, str]] = set()
+    now = datetime.now(UTC)
+    for task in tasks:
+        if not task.complaint_id or not task.kind:
+            continue
+        key = (task.complaint_id, task.kind)
+        if task.completed:
+            completed[key] = (task.modified_at or now).astimezone(UTC)
+            reopened.discard(key)
+        else:
+            reopened.add(key)
+            completed.pop(key, None)
+    if not completed and not reopened:
+        return 0
+    t = crm_task_completions.c
+    mine = (t.namespace == namespace, t.adapter == adapter)
+    with engine.begin() as conn:
+        ids = sorted({cid for cid, _ in completed} | {cid for cid, _ in reopened})
+        known: set[tuple[str, str]] = set()
+        for start in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                sa.select(t.complaint_id, t.task).where(
+                    *mine, t.complaint_id.in_(ids[start : start + _CHUNK])
+                )
+            )
+            known.update((row[0], row[1]) for row in rows)
+        for cid, kind in sorted(reopened & known):
+            conn.execute(
+                crm_task_completions.delete().where(*mine, t.complaint_id == cid, t.task == kind)
+            )
+        new = [
+            {
+                "namespace": namespace,
+                "adapter": adapter,
+                "complaint_id": cid,
+                "task": kind,
+                "completed_at": moment,
+                "recorded_at": now,
+            }
+            for (cid, kind), moment in sorted(completed.items())
+            if (cid, kind) not in known
+        ]
+        if new:
+            conn.execute(crm_task_completions.insert(), new)
+    return len(new)
+
+
+def record_seen_completions(store: StateStore, adapter: str, tasks: Iterable[RemoteTask]) -> int:
+    """:func:`record_completions` in the state store's database (nothing for a store that is
+    not SQL)."""
+    if not isinstance(store, SqlStateStore):
+        return 0
+    return record_completions(store.engine, adapter, tasks, store.namespace)
+
+
+def completed_in_crm(
+    engine: Engine,
+    namespace: str = DEFAULT_NAMESPACE,
+    *,
+    adapter: str | None = None,
+    complaint_ids: Iterable[str] | None = None,
+) -> dict[tuple[str, str], datetime]:
+    """(complaint id, task kind) → when, for tasks a CRM reports completed; of one adapter, or
+    of any (a step done in one CRM is done), for some complaints or all."""
+    t = crm_task_completions.c
+    where: list[sa.ColumnElement[bool]] = [t.namespace == namespace]
+    if adapter is not None:
+        where.append(t.adapter == adapter)
+    query = sa.select(t.complaint_id, t.task, t.completed_at)
+    found: dict[tuple[str, str], datetime] = {}
+    with engine.connect() as conn:
+        if complaint_ids is None:
+            batches = [conn.execute(query.where(*where))]
+        else:
+            ids = sorted(set(complaint_ids))
+            batches = [
+                conn.execute(query.where(*where, t.complaint_id.in_(ids[start : start + _CHUNK])))
+                for start in range(0, len(ids), _CHUNK)
+            ]
+        for rows in batches:
+            for cid, kind, moment in rows:
+                aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite
+                earlier = found.get((cid, kind))
+                found[(cid, kind)] = aware if earlier is None else min(earlier, aware)
+    return found
+
+
+def with_crm_completions(plan: Plan, done: Mapping[tuple[str, str], datetime]) -> Plan:
+    """The plan with the steps the CRM reports completed marked done (no reminder, no pause),
+    for views of open work."""
+    tasks = [
+        task.model_copy(update={"completed": True, "remind_at": None, "paused_since": None})
+        if not task.completed and (plan.complaint_id, task.kind.value) in done
+        else task
+        for task in plan.tasks
+    ]
+    return plan.model_copy(update={"tasks": tasks})
+
+
+def crm_changes(
+    items: Mapping[str, PlannedComplaint],
+    records: Iterable[RemoteRecord],
+    tasks: Iterable[RemoteTask],
+    *,
+    adapter: Adapter[Any],
+    policy: Policy,
+) -> list[dict[str, Any]]:
+    """One entry per complaint of ``items`` whose CRM values differ from ours, in complaint id
+    order. ``records`` and ``tasks`` are what the CRM holds (typically only the recently
+    changed ones); records and tasks of complaints not in ``items`` are left out.
+
+    Keys, always present and in this order: ``complaint_id``, ``clinic``, ``changed_at`` (when
+    the CRM last changed the ticket or one of its tasks), ``stage`` (``null`` or ``ours``,
+    ``theirs``, ``closed``: whether the CRM counts it closed, ``moved``: ``closed``,
+    ``reopened`` or ``null``), ``owner`` (``null`` or ``ours``, ``theirs``) and ``tasks``
+    (by kind, sorted: ``completed``: ``true``/``false`` when the CRM's completion differs
+    from our plan, else ``null``; ``completed_at``; ``due``: ``null`` or ``ours``,
+    ``theirs``). Times are ISO 8601 in the clinic's zone.
+    """
+    by_id: dict[str, RemoteRecord] = {r.complaint_id: r for r in records if r.complaint_id in items}
+    tasks_of: dict[str, list[RemoteTask]] = {}
+    for task in tasks:
+        if task.complaint_id in items:
+            tasks_of.setdefault(task.complaint_id, []).append(task)
+    emails = _OwnerNames(adapter)
+    lines = []
+    for cid in sorted(set(by_id) | set(tasks_of)):
+        item = items[cid]
+        zone = policy.calendar_for(item.complaint.clinic).zone
+        record = by_id.get(cid)
+        stage = owner = None
+        if record is not None:
+            expected = adapter.expected_fields(item)
+            stage = _stage(item, record, expected)
+            owner = _owner(record, expected, emails)
+        changed_tasks = {}
+        for task in sorted(tasks_of.get(cid, []), key=lambda t: t.kind):
+            change = _task(item, task, zone)
+            if change is not None:
+                changed_tasks[task.kind] = change
+        if stage is None and owner is None and not changed_tasks:
+            continue
+        moments = [record.modified_at] if record is not None else []
+        moments += [t.modified_at for t in tasks_of.get(cid, []) if t.kind in changed_tasks]
+        known = [m for m in moments if m is not None]
+        lines.append(
+            {
+                "complaint_id": cid,
+                "clinic": item.complaint.clinic,
+                "changed_at": _iso(max(known), zone) if known else None,
+                "stage": stage,
+                "owner": owner,
+                "tasks": changed_tasks,
+            }
+        )
+    return lines
+
+
+def _stage(
+    item: PlannedComplaint, record: RemoteRecord, expected: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The CRM's stage when it is not the one we would send, or its closedness not ours."""
+    ours_closed = item.complaint.status.is_closed
+    moved = None
+    if record.closed is not None and record.closed != ours_closed:
+        moved = "closed" if record.closed else "reopened"
+    ours = expected.get("stage")
+    differs = ours is not None and str(record.stage or "") != str(ours)
+    if moved is None and not differs:
+        return None
+    return {
+        "ours": ours if ours is not None else item.complaint.status.value,
+        "theirs": record.stage,
+        "closed": record.closed,
+        "moved": moved,
+    }
+
+
+def _owner(
+    record: RemoteRecord, expected: Mapping[str, str], emails: _OwnerNames
+) -> dict[str, Any] | None:
+    if "owner" not in expected:
+        return None
+    ours, theirs = expected["owner"] or None, record.owner or None
+    if ours == theirs:
+        return None
+    return {"ours": emails.name(ours), "theirs": emails.name(theirs)}
+
+
+def _task(item: PlannedComplaint, task: RemoteTask, zone: tzinfo) -> dict[str, Any] | None:
+    planned = next((t for t in item.plan.tasks if t.kind.value == task.kind), None)
+    if planned is None:
+        return None
+    completed = None if task.completed == planned.completed else task.completed
+    due = None
+    if task.due_at is not None and abs((task.due_at - planned.due_at).total_seconds()) >= 1:
+        due = {"ours": _iso(planned.due_at, zone), "theirs": _iso(task.due_at, zone)}
+    if completed is None and due is None:
+        return None
+    done_at = task.modified_at if task.completed else None
+    return {
+        "completed": completed,
+        "completed_at": _iso(done_at, zone) if done_at is not None else None,
+        "due": due,
+    }
+
+
+class _OwnerNames:
+    """Owner ids as staff read them: the CRM user's e-mail when the adapter knows it."""
+
+    def __init__(self, adapter: Adapter[Any]) -> None:
+        self.adapter = adapter
+
+    def name(self, owner_id: str | None) -> str | None:
+        if owner_id is None:
+            return None
+        return self.adapter.owner_email(owner_id) or owner_id
+
+
+def _iso(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).isoformat()

@@ -1,0 +1,168 @@
+"""``crm-complaints pull``: what staff changed in the CRM since a moment, as JSON Lines.
+
+For the clinic's own system or spreadsheet to take back: one line per complaint whose CRM
+values differ from what we would send (see :func:`crm_complaints.crm_changes.crm_changes` for
+the keys), read with two bulk searches (tickets and tasks changed since the moment; HubSpot:
+``hs_lastmodifieddate``), never one request per complaint. Tasks the CRM reports completed
+are stored, so alerts and the plan view treat those steps as done.
+
+Without ``since``, a pull starts where the last one of this namespace and adapter started
+(table ``pull_marks``, migration 7), less :data:`SEARCH_LAG`: a CRM's search index lags its
+writes by seconds, and a change made just before the last pull may have been missing from it.
+A line may therefore come twice; it is keyed by complaint id, so taking it twice is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .adapters.base import Adapter
+from .crm_changes import crm_changes, record_completions
+from .errors import RecordError
+from .migrations import DEFAULT_NAMESPACE, metadata
+from .policy import PlannedComplaint, Policy
+from .readers import QuarantineEntry, ReadResult
+from .schema import Complaint
+from .state import SqlStateStore
+
+__all__ = [
+    "SEARCH_LAG",
+    "NoSinceError",
+    "PullReport",
+    "last_pull",
+    "parse_since",
+    "pull",
+    "pull_marks",
+]
+
+SEARCH_LAG = timedelta(minutes=1)
+"""How far back a pull without ``since`` reaches before the last pull's start."""
+
+pull_marks = sa.Table(
+    "pull_marks",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True, server_default=DEFAULT_NAMESPACE),
+    sa.Column("adapter", sa.String(64), primary_key=True),
+    sa.Column("pulled_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class NoSinceError(ValueError):
+    """No ``since`` given and no earlier pull to continue from."""
+
+
+@dataclass
+class PullReport:
+    adapter: str
+    since: datetime
+    started_at: datetime
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    complaints: int = 0
+    quarantined_input: int = 0
+    tickets_changed: int = 0
+    """Tickets of ours the CRM changed since (ours included: a sync changes them too)."""
+    tasks_changed: int = 0
+    not_in_source: int = 0
+    """Changed tickets or tasks whose complaint the source no longer has."""
+    completions_recorded: int = 0
+    requests: int = 0
+
+
+def parse_since(text: str) -> datetime:
+    """``--since``: ISO 8601 with an offset; a naive time is refused (whose clock?)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"--since {text!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise ValueError(f"--since {text!r} has no offset; write it like 2026-11-01T00:00+09:00")
+    return moment
+
+
+def pull(
+    source: Iterable[ReadResult | Complaint],
+    *,
+    adapter: Adapter[Any],
+    store: SqlStateStore,
+    policy: Policy,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> PullReport:
+    """What the CRM changed after ``since`` (default: where the last pull started), recorded
+    as this pull's start for the next one. Raises :class:`NoSinceError` for a first pull
+    without ``since`` and ``ValueError`` for a naive ``since``."""
+    started = now or datetime.now(UTC)
+    if since is None:
+        previous = last_pull(store.engine, adapter.name, store.namespace)
+        if previous is None:
+            raise NoSinceError("no earlier pull to continue from: give --since")
+        since = previous - SEARCH_LAG
+    if since.tzinfo is None:
+        raise ValueError("since must be timezone-aware")
+    report = PullReport(adapter=adapter.name, since=since, started_at=started)
+    items = _plan_all(report, source, policy)
+    calls = adapter.calls
+    records = list(adapter.list_changed(since))
+    tasks = list(adapter.list_tasks(changed_since=since))
+    report.requests = adapter.calls - calls
+    report.tickets_changed = len(records)
+    report.tasks_changed = len(tasks)
+    report.not_in_source = len(
+        ({r.complaint_id for r in records} | {t.complaint_id for t in tasks}) - set(items)
+    )
+    report.lines = crm_changes(items, records, tasks, adapter=adapter, policy=policy)
+    known = [t for t in tasks if t.complaint_id in items]
+    report.completions_recorded = record_completions(
+        store.engine, adapter.name, known, store.namespace
+    )
+    _record_pull(store.engine, adapter.name, started, store.namespace)
+    return report
+
+
+def _plan_all(
+    report: PullReport, source: Iterable[ReadResult | Complaint], policy: Policy
+) -> dict[str, PlannedComplaint]:
+    items: dict[str, PlannedComplaint] = {}
+    for entry in source:
+        if isinstance(entry, QuarantineEntry):
+            report.quarantined_input += 1
+            continue
+        try:
+            items[entry.id] = policy.planned(entry)
+        except RecordError:
+            report.quarantined_input += 1
+    report.complaints = len(items)
+    return items
+
+
+def last_pull(engine: Engine, adapter: str, namespace: str = DEFAULT_NAMESPACE) -> datetime | None:
+    """When the last pull of this namespace and adapter started (aware, UTC)."""
+    t = pull_marks.c
+    with engine.connect() as conn:
+        value = conn.scalar(
+            sa.select(t.pulled_at).where(t.namespace == namespace, t.adapter == adapter)
+        )
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the offset
+
+
+def _record_pull(engine: Engine, adapter: str, moment: datetime, namespace: str) -> None:
+    t = pull_marks.c
+    when = moment.astimezone(UTC)
+    with engine.begin() as conn:
+        updated = conn.execute(
+            pull_marks.update()
+            .where(t.namespace == namespace, t.adapter == adapter)
+            .values(pulled_at=when)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                pull_marks.insert().values(namespace=namespace, adapter=adapter, pulled_at=when)
+            )
