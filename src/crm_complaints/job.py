@@ -143,6 +143,7 @@ class Job:
         adapter: str,
         repair: bool = False,
         now: datetime | None = None,
+        recreate_deleted: bool = False,
     ) -> ReconcileReport:
         """Compare source, state and CRM; see :func:`crm_complaints.reconcile.reconcile`."""
         with self.session(adapter) as (remote, store):
@@ -153,6 +154,7 @@ class Job:
                 policy=self.policy_for(store),
                 config=self.settings.reconcile,
                 repair=repair,
+                recreate_deleted=recreate_deleted,
                 now=now,
                 retry=self.retry,
                 lock_wait_seconds=self.settings.state.lock_wait_seconds,

@@ -306,8 +306,9 @@ class _Engine:
                 continue
             previous = record.refs if record is not None and record.synced_hash else None
             recreating = complaint.id in self.recreate
-            if recreating:
-                previous = None  # made again from scratch: new ticket, new tasks
+            if recreating:  # a new ticket; its tasks, if still there, are written and relinked
+                kept = record.refs if record is not None else {}
+                previous = {k: v for k, v in kept.items() if k.startswith("task:")} or None
             redelivery = f"repair-{self.summary.run_id}" if complaint.id in self.force else ""
             try:
                 item = self.policy.planned(
@@ -323,7 +324,7 @@ class _Engine:
                 line = self.seen.get(complaint.id, 0)
                 self._quarantine([from_record_error(exc, "(plan)", line)], self.summary.run_id)
                 continue
-            if previous is not None and record is not None:
+            if previous is not None and record is not None and not recreating:
                 item = replace(item, sent=record.sent, repair=complaint.id in self.force)
             forced = complaint.id in self.force or complaint.id in self.recreate
             if not forced and self._unchanged(record, item.version):
@@ -398,7 +399,7 @@ class _Engine:
                 synced[item.complaint_id] = SyncedWrite(
                     item.version, dict(result.refs), sent=result.sent
                 )
-                self._count("created" if item.is_new else "updated")
+                self._count("created" if item.is_new or result.created else "updated")
             elif result.outcome is Outcome.DELETED:
                 rejected[item.complaint_id] = FailedWrite(
                     item.version, "deleted in the CRM", quarantined=False, deleted=True

@@ -17,7 +17,7 @@ from crm_complaints.schema import Complaint
 from crm_complaints.state import SqlStateStore
 from crm_complaints.sync import sync
 from tests.conftest import edited, realistic_complaints
-from tests.hubspot_support import OWNERS, make_adapter
+from tests.hubspot_support import OWNERS, assert_exactly_once, make_adapter
 
 
 def complaints_at(now: datetime) -> list[Complaint]:
@@ -98,20 +98,22 @@ def test_reconcile_finds_exactly_what_broke_then_repairs_it(
     break_the_crm(emulator)
     report = reconcile(complaints, adapter=adapter, store=store, now=now)
     assert report.counts() == {
-        "missing": 5,
-        "drifted": 10,
+        "missing": 0,
+        "drifted": 7,
         "orphaned": 2,
-        "stale": 5,
+        "stale": 0,
         "overdue": 6,
         "status_moved": 4,
         "owner_fallback": 0,
+        "changed_in_crm": 3,
+        "deleted_in_crm": 5,
     }
-    assert {f.complaint_id for f in report.of(FindingKind.MISSING)} == {cid(i) for i in DELETED}
-    assert {f.complaint_id for f in report.of(FindingKind.STALE)} == {cid(i) for i in DELETED}
+    deleted = {f.complaint_id for f in report.of(FindingKind.DELETED_IN_CRM)}
+    assert deleted == {cid(i) for i in DELETED}
     drift = {(f.complaint_id, f.field) for f in report.of(FindingKind.DRIFTED)}
-    assert drift == {(cid(i), "priority") for i in REPRIORITIZED} | {
-        (cid(i), "owner") for i in REASSIGNED
-    }
+    assert drift == {(cid(i), "priority") for i in REPRIORITIZED}  # priority is ours (source)
+    changed = {(f.complaint_id, f.field) for f in report.of(FindingKind.CHANGED_IN_CRM)}
+    assert changed == {(cid(i), "owner") for i in REASSIGNED}  # staff own owners after create
     assert {f.complaint_id for f in report.of(FindingKind.ORPHANED)} == {
         "REC-GHOST-1",
         "REC-GHOST-2",
@@ -127,9 +129,13 @@ def test_reconcile_finds_exactly_what_broke_then_repairs_it(
     assert sum(report.overdue_by_department.values()) == 6
     assert report.exit_code == 5
 
+    owners_before = {
+        t.properties["crm_complaint_id"]: t.properties.get("hubspot_owner_id")
+        for t in emulator.portal.live("tickets")
+    }
     repaired = reconcile(complaints, adapter=adapter, store=store, now=now, repair=True)
     assert repaired.repair is not None
-    assert repaired.repair.created + repaired.repair.updated == 5 + 10
+    assert (repaired.repair.created, repaired.repair.updated) == (0, 7)
     assert repaired.repair.failed == 0
 
     again = reconcile(complaints, adapter=adapter, store=store, now=now)
@@ -142,13 +148,35 @@ def test_reconcile_finds_exactly_what_broke_then_repairs_it(
         "overdue": 6,
         "status_moved": 4,
         "owner_fallback": 0,
+        "changed_in_crm": 3,
+        "deleted_in_crm": 5,
     }
-    # Never deleted anything remote; the closed tickets stay closed.
+    # Never deleted anything remote; the closed tickets stay closed, the reassigned ones keep
+    # the owner staff gave them, the deleted ones stay deleted.
     live = {t.properties["crm_complaint_id"]: t for t in emulator.portal.live("tickets")}
     assert {"REC-GHOST-1", "REC-GHOST-2"} <= set(live)
     assert all(live[cid(i)].properties["hs_pipeline_stage"] == "4" for i in CLOSED)
+    assert all(
+        live[cid(i)].properties.get("hubspot_owner_id") == owners_before[cid(i)] for i in REASSIGNED
+    )
+    assert not {cid(i) for i in DELETED} & set(live)
     runs = [r for r in store.recent_runs(20) if r.kind == "reconcile"]
     assert len(runs) == 4 and runs[0].outcome == "findings"
+
+    # Only on request are deleted tickets made again, with their tasks.
+    recreated = reconcile(
+        complaints, adapter=adapter, store=store, now=now, repair=True, recreate_deleted=True
+    )
+    assert recreated.repair is not None and recreated.repair.created == 5
+    final = reconcile(complaints, adapter=adapter, store=store, now=now).counts()
+    assert final["deleted_in_crm"] == 0 and final["missing"] == 0
+    live = {t.properties["crm_complaint_id"] for t in emulator.portal.live("tickets")}
+    assert {cid(i) for i in DELETED} <= live
+    # Their tasks were kept and moved to the new tickets, not made a second time.
+    for ghost in emulator.portal.live("tickets"):
+        if ghost.properties["crm_complaint_id"].startswith("REC-GHOST"):
+            emulator.portal.archive("tickets", ghost.id)
+    assert_exactly_once(emulator, complaints)
 
 
 def test_ignored_fields_are_not_drift(emulator: HubSpotEmulator, store: SqlStateStore) -> None:
@@ -172,7 +200,8 @@ def test_ignored_fields_are_not_drift(emulator: HubSpotEmulator, store: SqlState
         },
     )
     strict = reconcile(complaints, adapter=adapter, store=store, now=now - timedelta(hours=4))
-    assert [f.field for f in strict.of(FindingKind.DRIFTED)] == ["owner"]
+    assert [f.field for f in strict.of(FindingKind.CHANGED_IN_CRM)] == ["owner"]
+    assert strict.exit_code == 0  # information: staff own owners after creation
     relaxed = reconcile(
         complaints,
         adapter=adapter,

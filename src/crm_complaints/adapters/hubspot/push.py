@@ -359,7 +359,8 @@ class PushRun:
                 )
                 continue
             sent = {"ticket": self.ticket_fields[cid].sent, **tasks.sent.get(cid, {})}
-            self.results[cid] = PushResult.synced(cid, refs, created=item.is_new, sent=sent)
+            created = item.is_new or cid in self.new_tickets
+            self.results[cid] = PushResult.synced(cid, refs, created=created, sent=sent)
 
 
 def existing_contact(error: RejectedError, message: object = None) -> str | None:
