@@ -112,6 +112,10 @@ class Endpoints:
     def _property_get(self, request: Request, object_type: str, name: str) -> Response:
         return json_response(200, self.portal.property(self.portal.object_type(object_type), name))
 
+    def _property_update(self, request: Request, object_type: str, name: str) -> Response:
+        kind = self.portal.object_type(object_type)
+        return json_response(200, self.portal.update_property(kind, name, _body(request)))
+
     def _properties_batch_read(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
         inputs = _inputs(request)
@@ -335,7 +339,10 @@ class Endpoints:
             visible = [o for o in self.portal.live(kind) if o.visible_at <= now]
         groups = body.get("filterGroups") or []
         if groups:
-            visible = [o for o in visible if any(matches(o, g.get("filters", [])) for g in groups)]
+            specs = self.portal.properties[kind]
+            visible = [
+                o for o in visible if any(matches(o, g.get("filters", []), specs) for g in groups)
+            ]
         visible.sort(key=lambda o: int(o.id))
         page = visible[after : after + limit]
         wanted = _wanted(body.get("properties") or [])
@@ -546,6 +553,7 @@ def _rules() -> list[Rule]:
         Rule(f"{props}/groups", endpoint="group_create", methods=["POST"]),
         Rule(f"{props}/groups/<name>", endpoint="group_get", methods=["GET"]),
         Rule(f"{props}/<name>", endpoint="property_get", methods=["GET"]),
+        Rule(f"{props}/<name>", endpoint="property_update", methods=["PATCH"]),
         Rule(objects, endpoint="objects_list", methods=["GET"]),
         Rule(objects, endpoint="object_create", methods=["POST"]),
         Rule(f"{objects}/batch/upsert", endpoint="batch_upsert", methods=["POST"]),

@@ -9,6 +9,7 @@ only after a configurable visibility delay, like HubSpot's eventually consistent
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ from .schema import (
     default_groups,
     default_properties,
     define_property,
+    patch_property,
 )
 from .wire import HubSpotError, iso
 
@@ -138,6 +140,16 @@ class Portal:
         self.properties[object_type][name] = created
         return created
 
+    def update_property(
+        self, object_type: str, name: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A PATCH of one property: see :func:`.schema.patch_property`."""
+        with self.lock:
+            current = self.property(object_type, name)
+            patched = patch_property(current, changes, self.groups[object_type], iso(self.clock()))
+            self.properties[object_type][name] = patched
+            return patched
+
     # -- property values ------------------------------------------------------------------
     def _owner_ids(self) -> set[str]:
         return {o.id for o in self.owners if not o.archived}
@@ -174,6 +186,8 @@ class Portal:
                 )
             if value and spec["type"] == "enumeration":
                 self._check_option(object_type, name, value, spec, props, current)
+            if value and spec["type"] == "number":
+                _check_number(name, value)
             if value and spec["type"] == "datetime":
                 value = _normalize_datetime(name, value)
             clean[name] = value
@@ -232,7 +246,11 @@ class Portal:
             ]
             valid = value in stages
         else:
-            valid = value in {o["value"] for o in spec["options"]}
+            # Multiple checkboxes hold several options joined by ";": each must be one.
+            options = {o["value"] for o in spec["options"]}
+            tokens = value.split(";") if spec["fieldType"] == "checkbox" else [value]
+            wrong = next((t for t in tokens if t not in options), None)
+            valid, value = wrong is None, wrong or value
         if not valid:
             raise HubSpotError(
                 400,
@@ -392,6 +410,22 @@ def _check_reminders(reminders: str, due: str) -> None:
             f'"message":"{message}"}}]',
             sub_category="INVALID_PROPERTY_VALUE",
             context={"propertyName": ["hs_task_reminders"]},
+        )
+
+
+def _check_number(name: str, value: str) -> None:
+    """A ``number`` property takes a decimal number as a string ("17", "12.5")."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise HubSpotError(
+            400,
+            f'Property values were not valid: [{{"name":"{name}",'
+            f'"message":"{value} was not a valid number"}}]',
+            sub_category="INVALID_PROPERTY_VALUE",
+            context={"propertyName": [name]},
         )
 
 

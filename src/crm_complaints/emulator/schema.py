@@ -7,10 +7,10 @@ through the API is built by the same function as a default one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .wire import iso
+from .wire import HubSpotError, iso
 
 __all__ = [
     "DEFAULT_ASSOCIATION_TYPES",
@@ -21,6 +21,7 @@ __all__ = [
     "default_properties",
     "define_group",
     "define_property",
+    "patch_property",
 ]
 
 OBJECT_TYPES = ("tickets", "tasks", "contacts")
@@ -36,6 +37,22 @@ DEFAULT_ASSOCIATION_TYPES = {
 }
 # Properties HubSpot sets itself: writing one is a 400.
 READ_ONLY = {"hs_object_id", "createdate", "hs_lastmodifieddate"}
+# type → the fieldTypes it takes ("Valid values for type field and compatible fieldType values",
+# https://developers.hubspot.com/docs/api/crm/properties).
+FIELD_TYPES = {
+    "bool": {"booleancheckbox", "calculation_equation"},
+    "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
+    "date": {"date"},
+    "datetime": {"date"},
+    "string": {"file", "text", "textarea", "calculation_equation", "html", "phonenumber"},
+    "number": {"number", "calculation_equation"},
+    "phone_number": {"phonenumber"},
+}
+# What a PATCH may change ("Provided fields will be overwritten"; PropertyUpdate in the spec).
+_PATCHABLE = (
+    "label", "description", "groupName", "displayOrder", "hidden", "formField", "type",
+    "fieldType", "options",
+)  # fmt: skip
 
 
 def define_property(
@@ -74,6 +91,56 @@ def define_property(
         "updatedAt": iso(0),
         "archived": False,
     }
+
+
+def patch_property(
+    current: Mapping[str, Any], changes: Mapping[str, Any], groups: Iterable[str], now: str
+) -> dict[str, Any]:
+    """``current`` with a PATCH's ``changes`` applied, as HubSpot checks them: a property
+    HubSpot defines keeps its definition, ``type`` and ``fieldType`` must go together, the
+    group must exist, and ``options`` (which replace the old ones whole) need distinct values.
+    Values objects already hold are left as they are, valid under the new options or not."""
+    name = current["name"]
+    if current["modificationMetadata"]["readOnlyDefinition"]:
+        raise HubSpotError(
+            400,
+            f"Property {name} is defined by HubSpot: its definition cannot be changed",
+            category="VALIDATION_ERROR",
+            context={"propertyName": [name]},
+        )
+    patched = dict(current)
+    patched.update({k: changes[k] for k in _PATCHABLE if changes.get(k) is not None})
+    if patched["fieldType"] not in FIELD_TYPES.get(patched["type"], ()):
+        raise HubSpotError(
+            400,
+            f"Property {name}: fieldType {patched['fieldType']} is not valid for type "
+            f"{patched['type']}",
+            category="VALIDATION_ERROR",
+            context={"propertyName": [name]},
+        )
+    if patched["groupName"] not in set(groups):
+        raise HubSpotError(400, f"Property group {patched['groupName']} does not exist")
+    if changes.get("options") is not None:
+        values = [str(o["value"]) for o in changes["options"]]
+        if len(set(values)) != len(values):
+            raise HubSpotError(
+                400,
+                f"Property {name}: options must have distinct values",
+                category="VALIDATION_ERROR",
+                context={"propertyName": [name]},
+            )
+        patched["options"] = [
+            {
+                "label": str(o["label"]),
+                "value": str(o["value"]),
+                "hidden": bool(o.get("hidden", False)),
+                "displayOrder": int(o.get("displayOrder", i)),
+                **({"description": str(o["description"])} if o.get("description") else {}),
+            }
+            for i, o in enumerate(changes["options"])
+        ]
+    patched["updatedAt"] = now
+    return patched
 
 
 def default_properties() -> dict[str, dict[str, dict[str, Any]]]:

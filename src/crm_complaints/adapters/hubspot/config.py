@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...labels import Language
 from ...policy import TaskKind
 from ...schema import Category, Department, Severity, Status
 
@@ -63,6 +64,10 @@ class HubSpotConfig(BaseModel):
     )
     categories: dict[Category, str] = Field(default_factory=dict)
     property_group: str = "crm_complaints"
+    option_language: Language = "en"
+    """Language of the option labels ``setup`` writes on our dropdown and checkbox properties
+    (category, severity, departments…), as staff see them in HubSpot's views and reports; the
+    values stay our stable codes, so changing this only relabels (run ``setup`` again)."""
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     rate_limit_headroom: int = Field(4, ge=0)

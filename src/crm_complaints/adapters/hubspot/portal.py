@@ -2,7 +2,8 @@
 
 Discovery resolves the config's labels and e-mails (pipeline, stages, owners, priority and
 category options) to the portal's ids once per adapter; a mapping the portal lacks is a
-ConfigError naming the key. Setup creates our property group and properties, idempotently.
+ConfigError naming the key, and so are our properties when missing or in an older release's
+form. Our properties and ``setup`` live in :mod:`.definitions` (re-exported here).
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NamedTuple
-
-from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
+from typing import Any
 
 from ...errors import ConfigError
 from ...schema import Category, Department, Severity, Status
-from ..base import SetupReport
 from .client import HubSpotClient
 from .config import HubSpotConfig
+from .definitions import (
+    CONTACT_PROPERTIES,
+    TASK_PROPERTIES,
+    TICKET_PROPERTIES,
+    PropertySpec,
+    our_properties,
+    setup,
+    stale,
+)
 from .owners import UNKNOWN, OwnerDirectory
 
 __all__ = [
@@ -30,36 +37,6 @@ __all__ = [
     "discover",
     "setup",
 ]
-
-
-class PropertySpec(NamedTuple):
-    """One custom property we own."""
-
-    name: str
-    label: str
-    type: str
-    field_type: str
-    unique: bool = False
-
-
-TICKET_PROPERTIES: tuple[PropertySpec, ...] = (
-    PropertySpec("crm_complaint_id", "Complaint ID", "string", "text", True),
-    PropertySpec("crm_category", "Complaint category", "string", "text"),
-    PropertySpec("crm_severity", "Complaint severity", "string", "text"),
-    PropertySpec("crm_departments", "Departments involved", "string", "text"),
-    PropertySpec("crm_coordinator", "Coordinating department", "string", "text"),
-    PropertySpec("crm_channel", "Complaint channel", "string", "text"),
-    PropertySpec("crm_clinic", "Clinic", "string", "text"),
-    PropertySpec("crm_received_at", "Complaint received", "datetime", "date"),
-    PropertySpec("crm_version", "Synced version", "string", "text"),
-)
-TASK_PROPERTIES: tuple[PropertySpec, ...] = (
-    # Not unique: HubSpot documents unique values for tickets, not tasks (see .tasks).
-    PropertySpec("crm_task_key", "Complaint task key", "string", "text"),
-)
-CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
-    PropertySpec("crm_customer_id", "Complaint customer id", "string", "text", True),
-)
 
 
 @dataclass(frozen=True)
@@ -183,60 +160,14 @@ class _Reads:
         return self.answers[name]
 
 
-def setup(client: HubSpotClient, config: HubSpotConfig) -> SetupReport:
-    """Create our property group and properties on tickets and tasks (and contacts), if
-    missing; a second run creates nothing."""
-    created: list[str] = []
-    existing: list[str] = []
-    group = config.property_group
-    for object_type, wanted in _our_properties(config):
-        groups = client.call(
-            f"read {object_type} property groups", client.groups.get_all, object_type=object_type
-        )
-        if any(g.name == group for g in groups.results):
-            existing.append(f"{object_type} property group {group}")
-        else:
-            client.call(
-                f"create {object_type} property group",
-                client.groups.create,
-                object_type=object_type,
-                property_group_create=PropertyGroupCreate(
-                    name=group, label="Complaints (crm-complaints)", display_order=-1
-                ),
-            )
-            created.append(f"{object_type} property group {group}")
-        have = client.call(
-            f"read {object_type} properties", client.properties.get_all, object_type=object_type
-        )
-        names = {p.name for p in have.results}
-        missing = [spec for spec in wanted if spec.name not in names]
-        existing += [f"{object_type}.{spec.name}" for spec in wanted if spec.name in names]
-        if missing:
-            client.call(
-                f"create {object_type} properties",
-                client.property_batch.create,
-                object_type=object_type,
-                batch_input_property_create=BatchInputPropertyCreate(
-                    inputs=[_property_create(spec, group) for spec in missing]
-                ),
-            )
-            created += [f"{object_type}.{spec.name}" for spec in missing]
-    return SetupReport(created=tuple(created), existing=tuple(existing))
-
-
-def _our_properties(config: HubSpotConfig) -> list[tuple[str, tuple[PropertySpec, ...]]]:
-    objects = [("tickets", TICKET_PROPERTIES), ("tasks", TASK_PROPERTIES)]
-    if config.contacts:
-        objects.append(("contacts", CONTACT_PROPERTIES))
-    return objects
-
-
 def _require_our_properties(read: _Reads, config: HubSpotConfig) -> None:
     """Writes before ``setup`` would be refused record by record and quarantine everything:
-    a missing property stops the run with what to do instead."""
+    a missing property, or one still in an older release's text form or lacking an option
+    for a value we send, stops the run with what to do instead."""
     client = read.client
-    missing = []
-    for object_type, wanted in _our_properties(config):
+    missing: list[str] = []
+    outdated: list[str] = []
+    for object_type, wanted in our_properties(config):
         have = read.once(
             f"{object_type} properties",
             partial(
@@ -246,28 +177,27 @@ def _require_our_properties(read: _Reads, config: HubSpotConfig) -> None:
                 object_type=object_type,
             ),
         )
-        names = {p.name for p in have.results}
-        missing += [f"{object_type}.{spec.name}" for spec in wanted if spec.name not in names]
-    if missing:
-        for object_type, _ in _our_properties(config):  # read again once setup has run
+        by_name = {p.name: p for p in have.results}
+        for spec in wanted:
+            found = by_name.get(spec.name)
+            why = "missing" if found is None else stale(spec, found)
+            if why == "missing":
+                missing.append(f"{object_type}.{spec.name}")
+            elif why:
+                outdated.append(f"{object_type}.{spec.name} {why}")
+    if missing or outdated:
+        for object_type, _ in our_properties(config):  # read again once setup has run
             read.answers.pop(f"{object_type} properties", None)
+        problems = []
+        if missing:
+            problems.append(f"lacks our properties {missing}")
+        if outdated:
+            problems.append(f"has our properties in an older form ({'; '.join(outdated)})")
         raise ConfigError(
-            f"the portal lacks our properties {missing}: run "
+            f"the portal {' and '.join(problems)}: run "
             "`crm-complaints setup --adapter hubspot` first",
             key="adapters.hubspot",
         )
-
-
-def _property_create(spec: PropertySpec, group: str) -> PropertyCreate:
-    return PropertyCreate(
-        name=spec.name,
-        label=spec.label,
-        type=spec.type,
-        field_type=spec.field_type,
-        group_name=group,
-        has_unique_value=spec.unique,
-        description="Written by crm-complaints; do not edit by hand.",
-    )
 
 
 def _owner_directory(client: HubSpotClient) -> OwnerDirectory:

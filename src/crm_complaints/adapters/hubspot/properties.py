@@ -7,18 +7,22 @@ Owners follow the clinic's routing down a chain (see :mod:`.owners`). A task's r
 task. You must use Unix timestamp in milliseconds", https://developers.hubspot.com/docs/api/crm/tasks)
 comes from the plan's ``remind_at``; an empty value clears an earlier one (a task done, reminders
 switched off). A reminder already past when written is left out: whether HubSpot refuses one
-is not documented, and a refusal would keep the whole task out of HubSpot.
+is not documented, and a refusal would keep the whole task out of HubSpot. Enumerations carry
+our stable codes (their labels are the portal's, see :mod:`.definitions`); a task's subject and
+body are in the complaint's language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from ...labels import label
 from ...policy import PlannedComplaint, PlannedTask, TaskKind
 from ...privacy import allowed_view
+from ...schema import Complaint
 from ..base import OwnerFallback
 from .config import HubSpotConfig, task_key
 from .owners import FallbackLog, OwnerChoice, choose_owner
@@ -39,6 +43,23 @@ def hubspot_millis(moment: datetime) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _risk_and_demand(complaint: Complaint, view: Mapping[str, Any]) -> dict[str, str]:
+    """Risk flags (checkbox form, ``;`` between values) and the demand, each only when the
+    allowlist lets it leave (``risk_flags``, ``demand`` or its parts); empty otherwise, which
+    clears a value once sent. The amount is plain decimal notation (never ``1E+5``)."""
+    demand = view.get("demand") or {}
+    allowed = complaint.demand
+    amount = allowed.amount if allowed is not None and "amount" in demand else None
+    return {
+        "crm_risk_flags": ";".join(sorted(f.value for f in complaint.risk_flags))
+        if "risk_flags" in view
+        else "",
+        "crm_demand_kind": allowed.kind.value if allowed and "kind" in demand else "",
+        "crm_demand_amount": format(amount, "f") if amount is not None else "",
+        "crm_demand_currency": (allowed.currency or "") if allowed and "currency" in demand else "",
+    }
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,7 @@ class Properties:
             "crm_channel": complaint.channel.value,
             "crm_clinic": complaint.clinic,
             "crm_received_at": hubspot_time(complaint.received_at),
+            **_risk_and_demand(complaint, view),
             "crm_version": item.version,
         }
         owner = self._owner_id(item, None)
@@ -118,9 +140,10 @@ class Properties:
             "crm_task_key": task_key(complaint.id, task.kind),
             "hs_timestamp": hubspot_time(task.due_at),
             "hs_task_subject": f"[{complaint.id}] {task.title}"[:250],
-            "hs_task_body": (
-                f"{label(complaint.category, plan.language)} · {plan.severity.value} · "
-                f"{label(task.department, plan.language)}"
+            # Labels, not codes: the body reads in the complaint's language throughout.
+            "hs_task_body": " · ".join(
+                label(value, plan.language)
+                for value in (complaint.category, plan.severity, task.department)
             ),
             "hs_task_status": "COMPLETED" if task.completed else "NOT_STARTED",
             "hs_task_priority": self.config.task_priorities[plan.severity],

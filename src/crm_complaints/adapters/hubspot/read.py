@@ -118,6 +118,15 @@ class Reader:
                 "priority": props.get("hs_ticket_priority"),
                 "departments": props.get("crm_departments"),
                 "coordinator": props.get("crm_coordinator"),
+                # Codes, as the ticket holds them (option values; labels are the portal's).
+                "category": props.get("crm_category"),
+                "severity": props.get("crm_severity"),
+                "channel": props.get("crm_channel"),
+                "risk_flags": props.get("crm_risk_flags"),
+                "demand_kind": props.get("crm_demand_kind"),
+                "demand_amount": props.get("crm_demand_amount"),
+                "demand_currency": props.get("crm_demand_currency"),
+                "received_at": props.get("crm_received_at"),
             },
             raw=props,
         )
