@@ -168,6 +168,7 @@ def crm_changes(
     *,
     adapter: Adapter[Any],
     policy: Policy,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per complaint of ``items`` whose CRM values differ from ours, in complaint id
     order. ``records`` and ``tasks`` are what the CRM holds (typically only the recently
@@ -180,8 +181,17 @@ def crm_changes(
     (by kind, sorted: ``completed``: ``true``/``false`` when the CRM's completion differs
     from our plan, else ``null``; ``completed_at``; ``due``: ``null`` or ``ours``,
     ``theirs``). Times are ISO 8601 in the clinic's zone.
+
+    ``since`` leaves out records the CRM has not changed after it (one that does not say when
+    counts as changed): comparing a ticket costs the adapter's ``expected_fields``, a quarter
+    of a millisecond for HubSpot, too much to spend on 100,000 unchanged tickets.
     """
-    by_id: dict[str, RemoteRecord] = {r.complaint_id: r for r in records if r.complaint_id in items}
+    by_id: dict[str, RemoteRecord] = {
+        r.complaint_id: r
+        for r in records
+        if r.complaint_id in items
+        and (since is None or r.modified_at is None or r.modified_at > since)
+    }
     tasks_of: dict[str, list[RemoteTask]] = {}
     for task in tasks:
         if task.complaint_id in items:

@@ -97,7 +97,8 @@ class ReconcileReport:
     strict: bool = False
     """``reconcile.fail_on_crm_changes``: changes made in the CRM count for the exit code."""
     crm_changes: list[dict[str, Any]] = field(default_factory=list)
-    """What staff changed in the CRM, as ``pull`` writes it (see :mod:`.crm_changes`)."""
+    """What staff changed in the CRM since the last sync, as ``pull`` writes it (see
+    :mod:`.crm_changes`)."""
 
     def of(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]
@@ -248,7 +249,9 @@ def _compare(
     findings.extend(overdue)
     # Tasks the CRM reports completed are stored (alerts and the plan view skip them).
     record_seen_completions(store, adapter.name, [t for t in seen if t.complaint_id in items])
-    report.crm_changes = crm_changes(items, remote.values(), seen, adapter=adapter, policy=policy)
+    report.crm_changes = crm_changes(
+        items, remote.values(), seen, adapter=adapter, policy=policy, since=last_sync
+    )
     store.mark_deleted(adapter.name, deleted)
 
 

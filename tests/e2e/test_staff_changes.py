@@ -17,6 +17,7 @@ from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.policy import Policy
 from crm_complaints.pull import pull
 from crm_complaints.reconcile import FindingKind, reconcile
+from crm_complaints.report import render_json
 from crm_complaints.retry import RetryPolicy
 from crm_complaints.schema import Complaint
 from crm_complaints.state import SqlStateStore
@@ -111,6 +112,11 @@ def test_pull_reports_a_close_a_reassignment_a_completed_task_and_a_moved_due_da
         assert complaint.description not in text
     # The completed task is stored for alerts and the plan view.
     assert set(completed_in_crm(store.engine, store.namespace)) == {(completed, "initial_response")}
+
+    # Reconcile's JSON carries the same lines (changes since the last sync).
+    reconciled = reconcile(complaints, adapter=adapter, store=store)
+    assert reconciled.crm_changes == report.lines
+    assert json.loads(render_json(reconciled))["crm_changes"] == report.lines
 
     # Without --since the next pull starts where this one did (less the search lag).
     again = pull(complaints, adapter=adapter, store=store, policy=policy)
