@@ -23,6 +23,7 @@ from crm_complaints.emulator.schema import define_property
 from crm_complaints.errors import ConfigError
 from crm_complaints.labels import label
 from crm_complaints.policy import Policy
+from crm_complaints.retry import RetryPolicy
 from crm_complaints.schema import (
     Category,
     Channel,
@@ -32,9 +33,12 @@ from crm_complaints.schema import (
     RiskFlag,
     Severity,
 )
+from crm_complaints.state import SqlStateStore
+from crm_complaints.sync import sync
 from tests.conftest import make_complaint
 from tests.hubspot_support import OWNERS
 
+NO_WAIT = RetryPolicy.no_wait(max_attempts=10)
 ENUMS = {
     "crm_category": Category,
     "crm_severity": Severity,
@@ -228,11 +232,14 @@ RISKY = [
 ]
 
 
-def test_report_style_search_by_category_option_and_risk_flag(emulator: HubSpotEmulator) -> None:
+def test_sync_then_report_style_search_by_category_option_and_risk_flag(
+    emulator: HubSpotEmulator, store: SqlStateStore
+) -> None:
     emulator.rate_limit = RateLimit(requests=10_000, search_requests=None)  # unpaced
     adapter = adapter_for(emulator)
     adapter.setup()
-    push(adapter, RISKY)
+    summary = sync(RISKY, adapter=adapter, store=store, policy=Policy(), retry=NO_WAIT)
+    assert (summary.created, summary.quarantined, summary.exit_code) == (5, 0, 0)
     category = {"propertyName": "crm_category", "operator": "EQ", "value": "side_effect"}
     assert search(emulator, category) == {"R-1", "R-2"}
     assert search(
