@@ -50,18 +50,18 @@ from hubspot.crm.tickets import BatchInputSimplePublicObjectId as TicketIdBatch
 from hubspot.crm.tickets import BatchReadInputSimplePublicObjectId as TicketReadBatch
 from hubspot.crm.tickets import SimplePublicObjectId as TicketId
 
-from ...config import Settings
-from ...errors import AdapterError, AuthError, ConfigError, TransientError
-from ...policy import PlannedComplaint, Policy
-from ...preflight import PreflightReport, Step, StepOutcome
-from ...schema import Complaint, Department, Status
-from ..base import Outcome, RemoteRecord
-from . import HubSpotAdapter
-from .client import HubSpotClient
-from .links import TASK_TO_TICKET
-from .owners import DEACTIVATED, OwnerDirectory
-from .portal import CONTACT_PROPERTIES, TASK_PROPERTIES, TICKET_PROPERTIES, PropertySpec
-from .properties import hubspot_time
+from ....config import Settings
+from ....errors import AdapterError, AuthError, ConfigError, TransientError
+from ....policy import PlannedComplaint, Policy
+from ....preflight import PreflightReport, Step, StepOutcome
+from ....schema import Complaint, Department, Status
+from ...base import Outcome, RemoteRecord
+from .. import HubSpotAdapter
+from ..client import HubSpotClient
+from ..links import TASK_TO_TICKET
+from ..owners import DEACTIVATED, OwnerDirectory
+from ..portal import CONTACT_PROPERTIES, TASK_PROPERTIES, TICKET_PROPERTIES, PropertySpec
+from ..properties import hubspot_time
 
 __all__ = ["TOKEN_INFO_PATH", "ScopeNeed", "check", "required_scopes"]
 
