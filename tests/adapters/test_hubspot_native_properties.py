@@ -10,8 +10,10 @@ exactly the right tickets; task bodies read entirely in the complaint's language
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
+import hubspot.crm.properties as hubspot_properties
 import pytest
 import requests
 
@@ -366,3 +368,21 @@ def test_the_emulator_patches_a_property_within_hubspots_rules(emulator: HubSpot
     assert hubspots.status_code == 400  # HubSpot-defined: its definition stays
     names = {spec.name for spec in TICKET_PROPERTIES}
     assert names <= set(emulator.portal.properties["tickets"])
+
+
+def test_property_patch_answers_fit_the_sdk_models(emulator: HubSpotEmulator) -> None:
+    """The SDK deserializes the emulator's PATCH answers with client-side validation on."""
+    adapter_for(emulator).setup()
+    sdk = hubspot_properties.ApiClient()
+    sdk.configuration.client_side_validation = True
+
+    def model(answer: requests.Response, name: str) -> Any:
+        return sdk.deserialize(SimpleNamespace(data=answer.text), name)
+
+    relabel = {"options": [{"label": "低い", "value": "low", "hidden": False, "displayOrder": 0}]}
+    patched = api(emulator, "PATCH", "/crm/v3/properties/tickets/crm_severity", relabel)
+    assert patched.status_code == 200
+    assert [o.label for o in model(patched, "ModelProperty").options] == ["低い"]
+    refused = api(emulator, "PATCH", "/crm/v3/properties/tickets/crm_severity", {"type": "bool"})
+    assert refused.status_code == 400
+    assert "not valid for type bool" in model(refused, "Error").message
