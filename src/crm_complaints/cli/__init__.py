@@ -11,6 +11,7 @@
 - :mod:`.readers`  plan, validate, template, schema export (no CRM, no state);
 - :mod:`.sync`     sync, status, adapters, setup, check, demo, reconcile;
 - :mod:`.reports`  alerts, report, history, audit verify / prune;
+- :mod:`.staff`    pull, ack (what staff did in the CRM);
 - :mod:`.emulator` emulator hubspot;
 - :mod:`.signals`  SIGINT / SIGTERM and broken pipes, used by ``main``.
 
@@ -40,6 +41,7 @@ from .signals import _exit_quietly_on_broken_pipe, _stop_on_signals
 from . import readers as readers
 from . import sync as sync
 from . import reports as reports
+from . import staff as staff
 from . import emulator as emulator
 # isort: on
 
