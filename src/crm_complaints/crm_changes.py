@@ -18,15 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
+from .config import Settings
 from .migrations import DEFAULT_NAMESPACE, metadata
 from .policy import Plan, PlannedComplaint, Policy
-from .state import SqlStateStore, StateStore
+from .state import SqlStateStore, StateStore, open_store
 
 __all__ = [
     "completed_in_crm",
@@ -34,6 +36,7 @@ __all__ = [
     "crm_task_completions",
     "record_completions",
     "record_seen_completions",
+    "stored_completions",
     "with_crm_completions",
 ]
 
@@ -149,9 +152,24 @@ def completed_in_crm(
     return found
 
 
+def stored_completions(settings: Settings) -> dict[tuple[str, str], datetime]:
+    """The completions in the configured state store, for ``plan``; none when no store
+    exists yet (``plan`` needs no state and must not create one)."""
+    state = settings.state
+    if state.url is None and not Path(state.path).is_file():
+        return {}
+    store = open_store(state.path, state.url, namespace=state.namespace)
+    try:
+        return completed_in_crm(store.engine, store.namespace)
+    finally:
+        store.close()
+
+
 def with_crm_completions(plan: Plan, done: Mapping[tuple[str, str], datetime]) -> Plan:
     """The plan with the steps the CRM reports completed marked done (no reminder, no pause),
     for views of open work."""
+    if not done:
+        return plan
     tasks = [
         task.model_copy(update={"completed": True, "remind_at": None, "paused_since": None})
         if not task.completed and (plan.complaint_id, task.kind.value) in done

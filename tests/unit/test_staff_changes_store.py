@@ -3,13 +3,17 @@ status moves and pull marks, each per namespace."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from crm_complaints.acks import Acknowledgements, acknowledge, list_acks
 from crm_complaints.adapters.base import RemoteRecord, RemoteTask
+from crm_complaints.cli import app
 from crm_complaints.crm_changes import (
     completed_in_crm,
     record_completions,
@@ -103,3 +107,28 @@ def test_the_plan_view_shows_steps_done_in_the_crm() -> None:
     shown = with_crm_completions(plan, {(complaint.id, first.kind.value): WHEN})
     assert shown.tasks[0].completed and shown.tasks[0].remind_at is None
     assert [t.completed for t in shown.tasks[1:]] == [t.completed for t in plan.tasks[1:]]
+
+
+def test_plan_command_shows_a_step_done_in_the_crm(tmp_path: Path) -> None:
+    complaint = make_complaint()
+    source = tmp_path / "complaints.jsonl"
+    source.write_text(complaint.model_dump_json() + "\n", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[state]\npath = "{tmp_path / "state.db"}"\n', encoding="utf-8")
+    runner = CliRunner()
+
+    def completed() -> list[bool]:
+        result = runner.invoke(app, ["plan", str(source), "--config", str(config), "-f", "json"])
+        assert result.exit_code == 0, result.output
+        return [task["completed"] for task in json.loads(result.stdout)["tasks"]]
+
+    assert not any(completed())
+    assert not (tmp_path / "state.db").exists()  # plan creates no state store
+    store = open_store(tmp_path / "state.db")
+    try:
+        kind = Policy().plan(complaint).tasks[0].kind.value
+        record_completions(store.engine, "hubspot", [_task(complaint.id, kind, completed=True)])
+    finally:
+        store.close()
+    shown = completed()
+    assert shown[0] and not any(shown[1:])

@@ -1,11 +1,13 @@
-"""Commands that only read complaints, no CRM and no state: ``plan``, ``validate``,
-``template`` and ``schema export``."""
+"""Commands that only read complaints, no CRM: ``plan``, ``validate``, ``template`` and
+``schema export``. Only ``plan`` reads the state store, if one exists: steps a CRM reported
+completed are shown done."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings
-from ..errors import RecordError
+from ..crm_changes import stored_completions, with_crm_completions
+from ..errors import RecordError, StateError
 from ..exit_codes import ExitCode
 from ..jsonschema_export import SCHEMA_PATH, write_schema
 from ..labels import label, task_title
@@ -68,6 +71,7 @@ def plan(
     settings = _settings(config)
     source_used = _source(source, settings)
     policy = Policy.from_settings(settings)
+    done_in_crm = _completions(settings)  # steps a CRM reported completed: shown done
     quarantined = 0
     table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
@@ -77,7 +81,7 @@ def plan(
             print(_quarantine_line(result), file=sys.stderr)
             continue
         try:
-            planned = policy.plan(result)
+            planned = with_crm_completions(policy.plan(result), done_in_crm)
         except RecordError as exc:  # valid input no deadline can be computed from
             quarantined += 1
             entry = from_record_error(exc, describe_source(source_used), position)
@@ -92,6 +96,16 @@ def plan(
         console.print(table)
         console.print(PLAN_LEGEND, highlight=False)
     raise typer.Exit(ExitCode.PARTIAL if quarantined else ExitCode.OK)
+
+
+def _completions(settings: Settings) -> dict[tuple[str, str], datetime]:
+    """Tasks a CRM reported completed (``pull``, ``reconcile``), if the state store can be
+    read; ``plan`` works without one."""
+    try:
+        return stored_completions(settings)
+    except StateError as exc:
+        err.print(f"[yellow]warning[/yellow] steps done in the CRM not shown: {exc}")
+        return {}
 
 
 PLAN_LEGEND = "⇧ escalated to management · ✓ step already done · due: the clinic's local time"
