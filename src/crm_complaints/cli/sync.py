@@ -325,10 +325,14 @@ def setup(
         report = job.setup(adapter)
     for item in report.created:
         print(f"created: {item}")
+    for item in report.updated:
+        print(f"updated: {item}")
     for item in report.existing:
         print(f"exists:  {item}")
     print(
-        "nothing to do: already set up" if not report.changed else f"created {len(report.created)}"
+        "nothing to do: already set up"
+        if not report.changed
+        else f"created {len(report.created)}, updated {len(report.updated)}"
     )
 
 
