@@ -386,3 +386,12 @@ def test_property_patch_answers_fit_the_sdk_models(emulator: HubSpotEmulator) ->
     refused = api(emulator, "PATCH", "/crm/v3/properties/tickets/crm_severity", {"type": "bool"})
     assert refused.status_code == 400
     assert "not valid for type bool" in model(refused, "Error").message
+
+
+def test_an_amount_goes_in_plain_decimal_notation(emulator: HubSpotEmulator) -> None:
+    """A number property takes "100000"; Decimal's own str() of 1E+5 would be "1E+5"."""
+    adapter = adapter_for(emulator)
+    adapter.setup()
+    demand = {"kind": "compensation", "amount": "1E+5", "currency": "JPY"}
+    push(adapter, [make_complaint(id="AMT-1", demand=demand)])
+    assert emulator.portal.live("tickets")[0].properties["crm_demand_amount"] == "100000"

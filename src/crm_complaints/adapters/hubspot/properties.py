@@ -49,16 +49,16 @@ def _risk_and_demand(complaint: Complaint, view: Mapping[str, Any]) -> dict[str,
     """Risk flags (checkbox form, ``;`` between values) and the demand, each only when the
     allowlist lets it leave (``risk_flags``, ``demand`` or its parts); empty otherwise, which
     clears a value once sent. The amount is plain decimal notation (never ``1E+5``)."""
-    demand = view.get("demand") or {}
-    allowed = complaint.demand
-    amount = allowed.amount if allowed is not None and "amount" in demand else None
+    shown = view.get("demand") or {}  # the allowed parts of the demand
+    demand = complaint.demand
+    amount = demand.amount if demand is not None and "amount" in shown else None
     return {
         "crm_risk_flags": ";".join(sorted(f.value for f in complaint.risk_flags))
         if "risk_flags" in view
         else "",
-        "crm_demand_kind": allowed.kind.value if allowed and "kind" in demand else "",
+        "crm_demand_kind": demand.kind.value if demand and "kind" in shown else "",
         "crm_demand_amount": format(amount, "f") if amount is not None else "",
-        "crm_demand_currency": (allowed.currency or "") if allowed and "currency" in demand else "",
+        "crm_demand_currency": (demand.currency or "") if demand and "currency" in shown else "",
     }
 
 
