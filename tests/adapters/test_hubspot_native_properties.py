@@ -9,17 +9,21 @@ exactly the right tickets; task bodies read entirely in the complaint's language
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import hubspot.crm.properties as hubspot_properties
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from crm_complaints.adapters.base import Outcome
 from crm_complaints.adapters.hubspot import HubSpotAdapter, HubSpotConfig
 from crm_complaints.adapters.hubspot.definitions import TICKET_PROPERTIES
+from crm_complaints.cli import app
 from crm_complaints.emulator import DEMO_TOKEN, HubSpotEmulator, RateLimit
 from crm_complaints.emulator.schema import define_property
 from crm_complaints.errors import ConfigError
@@ -395,3 +399,36 @@ def test_an_amount_goes_in_plain_decimal_notation(emulator: HubSpotEmulator) -> 
     demand = {"kind": "compensation", "amount": "1E+5", "currency": "JPY"}
     push(adapter, [make_complaint(id="AMT-1", demand=demand)])
     assert emulator.portal.live("tickets")[0].properties["crm_demand_amount"] == "100000"
+
+
+def test_check_and_setup_commands_after_an_upgrade(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """`check` names a property in its older form with the setup command as the fix; the setup
+    command lists what it updated; `check` passes afterwards."""
+    owners = "".join(f'{dept} = "{email}"\n' for dept, email in OWNERS.items())
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[state]\npath = "{tmp_path / "state.db"}"\n'
+        f'[adapters.hubspot]\nhost = "{emulator.base_url}"\noption_language = "ja"\n'
+        f"[adapters.hubspot.owners]\n{owners}",
+        encoding="utf-8",
+    )
+    env = {"HUBSPOT_ACCESS_TOKEN": DEMO_TOKEN}
+    adapter_for(emulator).setup()
+    emulator.portal.properties["tickets"]["crm_severity"] = define_property(
+        "crm_severity", "old", group="crm_complaints"
+    )
+    args = ["--adapter", "hubspot", "--config", str(config)]
+    checked = CliRunner().invoke(app, ["check", *args, "--format", "json"], env=env)
+    assert checked.exit_code == 2, checked.output
+    step = next(s for s in json.loads(checked.stdout)["steps"] if s["name"] == "properties")
+    assert "tickets.crm_severity is string/text" in step["detail"]
+    assert "crm-complaints setup --adapter hubspot" in step["fix"]
+
+    set_up = CliRunner().invoke(app, ["setup", *args], env=env)
+    assert set_up.exit_code == 0, set_up.output
+    assert "updated: tickets.crm_severity" in set_up.stdout
+    assert "created 0, updated 1" in set_up.stdout
+    again = CliRunner().invoke(app, ["check", *args, "--format", "json"], env=env)
+    assert again.exit_code == 0, again.output

@@ -9,6 +9,7 @@ from typing import Any
 
 from ....preflight import Step
 from ....schema import Status
+from ..definitions import stale
 from ..owners import DEACTIVATED, OwnerDirectory
 from ..portal import CONTACT_PROPERTIES, TASK_PROPERTIES, TICKET_PROPERTIES, PropertySpec
 from .context import STEP_PORTAL, STEP_PROPERTIES, _Context
@@ -136,6 +137,7 @@ class _PortalSteps(_Context):
         if self.config.contacts:
             objects.append(("contacts", CONTACT_PROPERTIES))
         missing: list[str] = []
+        outdated: list[str] = []
         wrong: list[str] = []
         for object_type, specs in objects:
             have = self.client.call(
@@ -148,11 +150,8 @@ class _PortalSteps(_Context):
                 found = by_name.get(spec.name)
                 if found is None:
                     missing.append(f"{object_type}.{spec.name}")
-                elif found.type != spec.type:
-                    wrong.append(
-                        f"{object_type}.{spec.name} is of type {found.type!r}, we write "
-                        f"{spec.type!r}"
-                    )
+                elif (why := stale(spec, found)) is not None:  # setup brings it up to date
+                    outdated.append(f"{object_type}.{spec.name} {why}")
                 elif spec.unique and object_type != "tasks" and not found.has_unique_value:
                     wrong.append(
                         f"{object_type}.{spec.name} does not require unique values (the "
@@ -160,6 +159,8 @@ class _PortalSteps(_Context):
                     )
         if missing:
             return Step.failed(STEP_PROPERTIES, f"the portal lacks {', '.join(missing)}", SETUP_FIX)
+        if outdated:
+            return Step.failed(STEP_PROPERTIES, "; ".join(outdated), SETUP_FIX)
         if wrong:
             return Step.failed(
                 STEP_PROPERTIES,
