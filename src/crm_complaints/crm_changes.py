@@ -197,8 +197,9 @@ def crm_changes(
     ``theirs``, ``closed``: whether the CRM counts it closed, ``moved``: ``closed``,
     ``reopened`` or ``null``), ``owner`` (``null`` or ``ours``, ``theirs``) and ``tasks``
     (by kind, sorted: ``completed``: ``true``/``false`` when the CRM's completion differs
-    from our plan, else ``null``; ``completed_at``; ``due``: ``null`` or ``ours``,
-    ``theirs``). Times are ISO 8601 in the clinic's zone.
+    from our plan, else ``null``; ``completed_at``: when the CRM last changed the completed
+    task, its completion or a later edit, since the CRM's own completion time is not read;
+    ``due``: ``null`` or ``ours``, ``theirs``). Times are ISO 8601 in the clinic's zone.
 
     ``since`` leaves out records the CRM has not changed after it (one that does not say when
     counts as changed): comparing a ticket costs the adapter's ``expected_fields``, a quarter
@@ -214,7 +215,6 @@ def crm_changes(
     for task in tasks:
         if task.complaint_id in items:
             tasks_of.setdefault(task.complaint_id, []).append(task)
-    emails = _OwnerNames(adapter)
     lines = []
     for cid in sorted(set(by_id) | set(tasks_of)):
         item = items[cid]
@@ -224,7 +224,7 @@ def crm_changes(
         if record is not None:
             expected = adapter.expected_fields(item)
             stage = _stage(item, record, expected)
-            owner = _owner(record, expected, emails)
+            owner = _owner(record, expected, adapter)
         changed_tasks = {}
         for task in sorted(tasks_of.get(cid, []), key=lambda t: t.kind):
             change = _task(item, task, zone)
@@ -269,14 +269,14 @@ def _stage(
 
 
 def _owner(
-    record: RemoteRecord, expected: Mapping[str, str], emails: _OwnerNames
+    record: RemoteRecord, expected: Mapping[str, str], adapter: Adapter[Any]
 ) -> dict[str, Any] | None:
     if "owner" not in expected:
         return None
     ours, theirs = expected["owner"] or None, record.owner or None
     if ours == theirs:
         return None
-    return {"ours": emails.name(ours), "theirs": emails.name(theirs)}
+    return {"ours": _owner_name(adapter, ours), "theirs": _owner_name(adapter, theirs)}
 
 
 def _task(item: PlannedComplaint, task: RemoteTask, zone: tzinfo) -> dict[str, Any] | None:
@@ -297,16 +297,11 @@ def _task(item: PlannedComplaint, task: RemoteTask, zone: tzinfo) -> dict[str, A
     }
 
 
-class _OwnerNames:
-    """Owner ids as staff read them: the CRM user's e-mail when the adapter knows it."""
-
-    def __init__(self, adapter: Adapter[Any]) -> None:
-        self.adapter = adapter
-
-    def name(self, owner_id: str | None) -> str | None:
-        if owner_id is None:
-            return None
-        return self.adapter.owner_email(owner_id) or owner_id
+def _owner_name(adapter: Adapter[Any], owner_id: str | None) -> str | None:
+    """An owner as staff read it: the CRM user's e-mail when the adapter knows it, else id."""
+    if owner_id is None:
+        return None
+    return adapter.owner_email(owner_id) or owner_id
 
 
 def _iso(moment: datetime, zone: tzinfo) -> str:
