@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,13 @@ from ..schema import Complaint
 from .compute import ReportOptions, compute_report
 from .render import render_csv, render_json, render_text
 
-__all__ = ["complaints_of", "deadline_policy", "last_full_month", "report_from_source"]
+__all__ = [
+    "collector_paused",
+    "complaints_of",
+    "deadline_policy",
+    "last_full_month",
+    "report_from_source",
+]
 
 
 def last_full_month(today: date) -> tuple[date, date]:
@@ -34,6 +42,21 @@ def deadline_policy(settings: Settings) -> Policy:
     reminders = settings.policy.reminders.model_copy(update={"enabled": False})
     policy = settings.policy.model_copy(update={"reminders": reminders})
     return Policy(policy, lambda clinic_id: clinics.get(clinic_id, default))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while reading and counting. A year of complaints
+    is millions of long-lived objects that the collector walks again and again as they are
+    made (on 100,000 complaints: about half the read and a third of the compute); nothing the
+    report makes needs a cycle collected before it ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def complaints_of(results: Iterable[ReadResult | Complaint]) -> tuple[list[Complaint], int]:
@@ -72,12 +95,13 @@ def report_from_source(
         clinics=frozenset(clinics),
         window_days=window_days,
     )
-    complaints, skipped = complaints_of(read_complaints(source, settings=settings))
+    with collector_paused():
+        complaints, skipped = complaints_of(read_complaints(source, settings=settings))
+        report = compute_report(complaints, deadline_policy(settings), options)
     first_clinic = sorted(options.clinics)[0] if options.clinics else None
     lang = language or (
         settings.clinic(first_clinic).language if first_clinic else settings.default_clinic.language
     )
-    report = compute_report(complaints, deadline_policy(settings), options)
     report["skipped_records"] = skipped
     report["language"] = lang
     if output_format == "json":

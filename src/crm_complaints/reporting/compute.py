@@ -27,20 +27,20 @@ complaint's own timestamps. The definitions, which the README's Reports section 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
 import re
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..calendar import BusinessCalendar
+from ..deadlines import Deadline, DeadlinePlanner
 from ..errors import RecordError
-from ..policy import Plan, Policy, TaskKind
-from ..schema import Complaint, Status
+from ..policy import Policy, TaskKind
+from ..schema import Complaint, Severity, Status
 
 __all__ = [
     "BUSINESS_DAY_TASKS",
@@ -162,32 +162,28 @@ def _customer_key(complaint: Complaint) -> str | None:
     return None
 
 
-def _recurrence_value(complaint: Complaint, key: str) -> str | None:
-    if key == "customer":
-        return _customer_key(complaint)
-    related = complaint.related
-    value = getattr(related, key) if related is not None else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def compute_report(
     complaints: Iterable[Complaint], policy: Policy, options: ReportOptions
 ) -> dict[str, Any]:
-    """The report as plain data (JSON-ready); every renderer formats these numbers only."""
+    """The report as plain data (JSON-ready); every renderer formats these numbers only.
+
+    One pass over the complaints plans each once (due dates only) and feeds the deadline,
+    volume and open-work tallies; recurrence needs them in time order and has its own pass."""
     zones: dict[str, Any] = {}
-    chosen: list[tuple[Complaint, date]] = []
+    # (complaint, clinic-local day received, moment received in UTC): times are compared in
+    # UTC throughout, where a comparison needs no zone's offset (see DeadlinePlanner)
+    chosen: list[tuple[Complaint, date, datetime]] = []
     for complaint in complaints:
         if options.clinics and complaint.clinic not in options.clinics:
             continue
         zone = zones.get(complaint.clinic)
         if zone is None:
             zone = zones[complaint.clinic] = policy.calendar_for(complaint.clinic).zone
-        chosen.append((complaint, complaint.received_at.astimezone(zone).date()))
+        received = complaint.received_at.astimezone(UTC)
+        chosen.append((complaint, received.astimezone(zone).date(), received))
     previous_from, previous_to = options.previous
-    current = [c for c, day in chosen if options.date_from <= day <= options.date_to]
-    previous = [c for c, day in chosen if previous_from <= day <= previous_to]
-    unplannable: list[str] = []
-    plans = _Plans(policy, unplannable)  # one plan per complaint, shared by both sections
+    tally = _Tally(policy, options.now)
+    tally.run(chosen, (options.date_from, options.date_to), (previous_from, previous_to))
     return {
         "period": {
             "from": options.date_from.isoformat(),
@@ -196,150 +192,297 @@ def compute_report(
             "previous_to": previous_to.isoformat(),
             "now": options.now.isoformat(),
             "window_days": options.window_days,
-            "clinics": sorted({c.clinic for c, _ in chosen}),
+            "clinics": sorted({c.clinic for c, _, _ in chosen}),
         },
-        "totals": {"current": len(current), "previous": len(previous)},
-        "deadlines": _deadlines(current, plans, options.now),
-        "volume": _volume(current, previous, policy, zones),
+        "totals": {"current": tally.current, "previous": tally.previous},
+        "deadlines": tally.deadline_rows(),
+        "volume": tally.volume_rows(),
         "recurrence": _recurrence(chosen, options),
-        "open_work": _open_work([c for c, _ in chosen], plans, options.now),
-        "unplannable": sorted(set(unplannable)),
+        "open_work": tally.open_work_rows(),
+        "unplannable": sorted(set(tally.unplannable)),
     }
 
 
-class _Plans:
-    """Plans by complaint id, made once; a complaint no deadline can be computed for is
-    listed in ``unplannable`` (by id) and left out."""
+class _OpeningClock:
+    """:func:`business_hours_between` with each day's opening intervals looked up once (the
+    same sums in the same order, so the same floats)."""
 
-    def __init__(self, policy: Policy, unplannable: list[str]) -> None:
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self.calendar = calendar
+        self.zone = calendar.zone
+        self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+
+    def _intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        found = self._days.get(day)
+        if found is None:
+            zone = self.zone
+            found = self._days[day] = tuple(
+                (
+                    datetime.combine(day, interval.start, tzinfo=zone),
+                    datetime.combine(day, interval.end, tzinfo=zone),
+                )
+                for interval in self.calendar.intervals_on(day)
+            )
+        return found
+
+    def hours(self, start: datetime, end: datetime) -> float:
+        if end <= start:
+            return 0.0
+        local_start, local_end = start.astimezone(self.zone), end.astimezone(self.zone)
+        seconds = 0.0
+        day, last = local_start.date(), local_end.date()
+        while day <= last:
+            for opens, closes in self._intervals(day):
+                overlap = (min(closes, local_end) - max(opens, local_start)).total_seconds()
+                seconds += max(0.0, overlap)
+            day += _ONE_DAY
+        return seconds / 3600
+
+
+_ONE_DAY = timedelta(days=1)
+_NOT_DONE: dict[TaskKind, datetime | None] = dict.fromkeys(TaskKind)
+_DIMENSIONS = ("category", "channel", "severity", "risk_flag", "month")
+_CLOSED = Status.CLOSED
+
+
+def _done_times(complaint: Complaint) -> dict[TaskKind, datetime | None]:
+    """:func:`done_at` of every task kind in UTC (to compare with the planner's UTC due
+    dates), read once per complaint (most have no status changes and no ``closed_at``: only
+    ``acknowledged_at`` then counts)."""
+    if complaint.status_changes or complaint.closed_at is not None:
+        times = {kind: done_at(complaint, kind) for kind in TaskKind}
+        return {kind: None if at is None else at.astimezone(UTC) for kind, at in times.items()}
+    acknowledged = complaint.acknowledged_at
+    if acknowledged is None:
+        return _NOT_DONE
+    return {**_NOT_DONE, **dict.fromkeys(_ACKNOWLEDGED_TASKS, acknowledged.astimezone(UTC))}
+
+
+class _Tally:
+    """The deadline, volume and open-work counts, filled in one pass. Keys hold the enum
+    members as they come (they are strings); the rows hold their values."""
+
+    def __init__(self, policy: Policy, now: datetime) -> None:
         self.policy = policy
-        self.unplannable = unplannable
-        self._made: dict[str, Plan | None] = {}
+        self.now = now.astimezone(UTC)  # like the planner's due dates (see DeadlinePlanner)
+        self.planner = DeadlinePlanner(policy, utc=True)
+        self.unplannable: list[str] = []
+        self.current = self.previous = 0
+        self.cells: dict[tuple[str, str, str], _DeadlineCell] = {}
+        # (clinic, department, the kind when overdue else None) → open tasks
+        self.open: Counter[tuple[str, str, str | None]] = Counter()
+        # per period, per dimension: (clinic, key) → complaints
+        self.volume: tuple[dict[str, Counter[tuple[str, str]]], ...] = tuple(
+            {name: Counter() for name in _DIMENSIONS} for _ in range(2)
+        )
+        self.category_month: Counter[tuple[str, str]] = Counter()
+        self._months: dict[tuple[int, int], str] = {}
+        self._clocks: dict[str, _OpeningClock] = {}
 
-    def of(self, complaint: Complaint) -> Plan | None:
-        if complaint.id not in self._made:
+    def run(
+        self,
+        chosen: Sequence[tuple[Complaint, date, datetime]],
+        period: tuple[date, date],
+        previous: tuple[date, date],
+    ) -> None:
+        date_from, date_to = period
+        previous_from, previous_to = previous
+        now = self.now
+        for complaint, day, received in chosen:
+            in_period = date_from <= day <= date_to
+            severity = None
+            if in_period or previous_from <= day <= previous_to:
+                severity = self.policy.severity(complaint)
+                self._count_volume(complaint, day, severity, in_period)
+            is_open = complaint.status is not _CLOSED and received <= now
+            if not (in_period or is_open):
+                continue
             try:
-                self._made[complaint.id] = self.policy.plan(complaint)
+                tasks = self.planner.deadlines(
+                    complaint, severity=severity, received_day=day, received_utc=received
+                )
             except RecordError:
                 self.unplannable.append(complaint.id)
-                self._made[complaint.id] = None
-        return self._made[complaint.id]
+                continue
+            if in_period:
+                self._judge(complaint, tasks)
+            if is_open:
+                self._count_open(complaint, tasks)
 
+    def _month(self, day: date) -> str:
+        found = self._months.get((day.year, day.month))
+        if found is None:
+            found = self._months[(day.year, day.month)] = f"{day.year}-{day.month:02d}"
+        return found
 
-def _deadlines(
-    complaints: Sequence[Complaint], plans: _Plans, now: datetime
-) -> list[dict[str, Any]]:
-    cells: dict[tuple[str, str, str], _DeadlineCell] = defaultdict(_DeadlineCell)
-    for complaint in complaints:
-        plan = plans.of(complaint)
-        if plan is None:
-            continue
-        calendar = plans.policy.calendar_for(complaint.clinic)
-        for task in plan.tasks:
-            cell = cells[(complaint.clinic, task.department.value, task.kind.value)]
-            finished = done_at(complaint, task.kind)
+    def _count_volume(
+        self, complaint: Complaint, day: date, severity: Severity, in_period: bool
+    ) -> None:
+        counts = self.volume[0 if in_period else 1]
+        clinic, month = complaint.clinic, self._month(day)
+        counts["category"][(clinic, complaint.category)] += 1
+        counts["channel"][(clinic, complaint.channel)] += 1
+        counts["severity"][(clinic, severity)] += 1
+        for flag in complaint.risk_flags:
+            counts["risk_flag"][(clinic, flag)] += 1
+        counts["month"][(clinic, month)] += 1
+        if in_period:
+            self.current += 1
+            self.category_month[(month, complaint.category)] += 1
+        else:
+            self.previous += 1
+
+    def _clock(self, clinic: str) -> _OpeningClock:
+        found = self._clocks.get(clinic)
+        if found is None:
+            found = self._clocks[clinic] = _OpeningClock(self.policy.calendar_for(clinic))
+        return found
+
+    def _judge(self, complaint: Complaint, tasks: list[Deadline]) -> None:
+        """Deadlines kept: each task on time, late, open or undated (module docstring)."""
+        cells, now, clinic = self.cells, self.now, complaint.clinic
+        finished_by = _done_times(complaint)
+        clock = None
+        for kind, department, due_at, completed, paused_since in tasks:
+            key = (clinic, department, kind)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = _DeadlineCell()
+            finished = finished_by[kind]
             if finished is None:
-                if task.completed:
+                if completed:
                     cell.undated += 1
-                elif task.due_at < now and task.paused_since is None:
+                elif due_at < now and paused_since is None:
                     cell.late += 1
                 else:
                     cell.open += 1
                 continue
-            if finished <= task.due_at:
+            if finished <= due_at:
                 cell.on_time += 1
             else:
                 cell.late += 1
-            if task.kind in BUSINESS_DAY_TASKS:
-                cell.delays.append(business_hours_between(calendar, task.due_at, finished))
-    order = {kind.value: index for index, kind in enumerate(TaskKind)}
-    return [
-        {
-            "clinic": clinic,
-            "department": department,
-            "task": kind,
-            **cells[(clinic, department, kind)].as_dict(TaskKind(kind) in BUSINESS_DAY_TASKS),
-        }
-        for clinic, department, kind in sorted(cells, key=lambda k: (k[0], k[1], order[k[2]]))
-    ]
+            if kind in BUSINESS_DAY_TASKS:
+                clock = clock or self._clock(clinic)
+                cell.delays.append(clock.hours(due_at, finished))
 
+    def _count_open(self, complaint: Complaint, tasks: list[Deadline]) -> None:
+        counts, now, clinic = self.open, self.now, complaint.clinic
+        for kind, department, due_at, completed, paused_since in tasks:
+            if not completed:
+                late = due_at < now and paused_since is None
+                counts[(clinic, department, kind if late else None)] += 1
 
-def _volume(
-    current: Sequence[Complaint],
-    previous: Sequence[Complaint],
-    policy: Policy,
-    zones: dict[str, Any],
-) -> dict[str, Any]:
-    def tally(complaints: Sequence[Complaint]) -> dict[str, Counter[tuple[str, str]]]:
-        counts: dict[str, Counter[tuple[str, str]]] = {
-            name: Counter() for name in ("category", "channel", "severity", "risk_flag", "month")
-        }
-        for c in complaints:
-            severity = policy.severity(c).value
-            local = c.received_at.astimezone(zones[c.clinic])
-            month = f"{local.year}-{local.month:02d}"
-            for clinic in (c.clinic, "*"):
-                counts["category"][(clinic, c.category.value)] += 1
-                counts["channel"][(clinic, c.channel.value)] += 1
-                counts["severity"][(clinic, severity)] += 1
-                for flag in c.risk_flags:
-                    counts["risk_flag"][(clinic, flag.value)] += 1
-                counts["month"][(clinic, month)] += 1
-        return counts
-
-    now_counts, before_counts = tally(current), tally(previous)
-    by_category_month: Counter[tuple[str, str]] = Counter(
-        (c.received_at.astimezone(zones[c.clinic]).strftime("%Y-%m"), c.category.value)
-        for c in current
-    )
-    result: dict[str, Any] = {
-        "category_month": [
-            {"month": month, "key": key, "current": by_category_month[(month, key)]}
-            for month, key in sorted(by_category_month)
-        ]
-    }
-    for dimension in ("category", "channel", "severity", "risk_flag", "month"):
-        keys = sorted(set(now_counts[dimension]) | set(before_counts[dimension]))
-        result[dimension] = [
+    def deadline_rows(self) -> list[dict[str, Any]]:
+        order = {kind.value: index for index, kind in enumerate(TaskKind)}
+        cells = {(c, str(d), str(k)): cell for (c, d, k), cell in self.cells.items()}
+        return [
             {
                 "clinic": clinic,
-                "key": key,
-                "current": now_counts[dimension][(clinic, key)],
-                "previous": before_counts[dimension][(clinic, key)],
+                "department": department,
+                "task": kind,
+                **cells[(clinic, department, kind)].as_dict(TaskKind(kind) in BUSINESS_DAY_TASKS),
             }
-            for clinic, key in keys
+            for clinic, department, kind in sorted(cells, key=lambda k: (k[0], k[1], order[k[2]]))
         ]
+
+    def volume_rows(self) -> dict[str, Any]:
+        now_counts, before_counts = (_with_all_clinics(counts) for counts in self.volume)
+        result: dict[str, Any] = {
+            "category_month": [
+                {"month": month, "key": str(key), "current": n}
+                for (month, key), n in sorted(self.category_month.items())
+            ]
+        }
+        for dimension in _DIMENSIONS:
+            keys = sorted(set(now_counts[dimension]) | set(before_counts[dimension]))
+            result[dimension] = [
+                {
+                    "clinic": clinic,
+                    "key": key,
+                    "current": now_counts[dimension][(clinic, key)],
+                    "previous": before_counts[dimension][(clinic, key)],
+                }
+                for clinic, key in keys
+            ]
+        return result
+
+    def open_work_rows(self) -> list[dict[str, Any]]:
+        cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for (clinic, department, late_kind), n in self.open.items():
+            cell = cells[(clinic, str(department))]
+            cell["open"] += n
+            cell["overdue"] += 0
+            if late_kind is not None:
+                cell["overdue"] += n
+                cell[f"overdue_{late_kind}"] += n
+        return [
+            {
+                "clinic": clinic,
+                "department": department,
+                **dict(sorted(cells[(clinic, department)].items())),
+            }
+            for clinic, department in sorted(cells)
+        ]
+
+
+def _with_all_clinics(
+    counts: dict[str, Counter[tuple[str, str]]],
+) -> dict[str, Counter[tuple[str, str]]]:
+    """Keys as plain strings, and every clinic together under ``*``."""
+    result = {}
+    for name, counter in counts.items():
+        combined: Counter[tuple[str, str]] = Counter()
+        for (clinic, key), n in counter.items():
+            combined[(clinic, str(key))] += n
+            combined[("*", str(key))] += n
+        result[name] = combined
     return result
 
 
-def _recurrence(chosen: Sequence[tuple[Complaint, date]], options: ReportOptions) -> dict[str, Any]:
+_RELATED_KEYS = RECURRENCE_KEYS[:4]
+
+
+def _recurrence_values(complaint: Complaint, salt: bytes) -> list[tuple[str, str]]:
+    """(key, value) of each recurrence key the complaint has; the customer as a keyed hash."""
+    found = []
+    related = complaint.related
+    if related is not None:
+        for key in _RELATED_KEYS:
+            value = getattr(related, key)
+            if isinstance(value, str) and value.strip():
+                found.append((key, value.strip()))
+    customer = _customer_key(complaint)
+    if customer is not None:
+        digest = hashlib.blake2b(customer.encode("utf-8"), key=salt, digest_size=16)
+        found.append(("customer", digest.hexdigest()))
+    return found
+
+
+def _recurrence(
+    chosen: Sequence[tuple[Complaint, date, datetime]], options: ReportOptions
+) -> dict[str, Any]:
     window = timedelta(days=options.window_days)
     salt = secrets.token_bytes(32)  # lives for this run only: the hashes mean nothing later
-    ordered = sorted(chosen, key=lambda item: (item[0].received_at, item[0].id))
+    ordered = sorted(chosen, key=lambda item: (item[2], item[0].id))  # received, in UTC
     last_seen: dict[tuple[str, str], datetime] = {}
     complaints: Counter[tuple[str, str]] = Counter()
     recurrences: Counter[tuple[str, str]] = Counter()
     clinics: dict[tuple[str, str], set[str]] = defaultdict(set)
     repeat_customers: set[str] = set()
-    for complaint, day in ordered:
-        in_period = options.date_from <= day <= options.date_to
-        for key in RECURRENCE_KEYS:
-            value = _recurrence_value(complaint, key)
-            if value is None:
-                continue
-            if key == "customer":
-                value = hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()
-            slot = (key, value)
+    date_from, date_to = options.date_from, options.date_to
+    for complaint, day, received in ordered:
+        in_period = date_from <= day <= date_to
+        for slot in _recurrence_values(complaint, salt):
             before = last_seen.get(slot)
-            last_seen[slot] = complaint.received_at
+            last_seen[slot] = received
             if not in_period:
                 continue
             complaints[slot] += 1
             clinics[slot].add(complaint.clinic)
-            if before is not None and complaint.received_at - before <= window:
+            if before is not None and received - before <= window:
                 recurrences[slot] += 1
-                if key == "customer":
-                    repeat_customers.add(value)
+                if slot[0] == "customer":
+                    repeat_customers.add(slot[1])
     listed = sorted(
         (slot for slot in recurrences if slot[0] != "customer"),
         key=lambda s: (-recurrences[s], -complaints[s], s[0], s[1]),
@@ -363,32 +506,3 @@ def _recurrence(chosen: Sequence[tuple[Complaint, date]], options: ReportOptions
         "repeat_complainants": len(repeat_customers),
         "repeat_complaints": sum(recurrences[s] for s in customer_slots),
     }
-
-
-def _open_work(
-    complaints: Sequence[Complaint], plans: _Plans, now: datetime
-) -> list[dict[str, Any]]:
-    cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for complaint in complaints:
-        if complaint.status is Status.CLOSED or complaint.received_at > now:
-            continue
-        plan = plans.of(complaint)
-        if plan is None:
-            continue
-        for task in plan.tasks:
-            if task.completed:
-                continue
-            cell = cells[(complaint.clinic, task.department.value)]
-            cell["open"] += 1
-            cell["overdue"] += 0
-            if task.due_at < now and task.paused_since is None:
-                cell["overdue"] += 1
-                cell[f"overdue_{task.kind.value}"] += 1
-    return [
-        {
-            "clinic": clinic,
-            "department": department,
-            **dict(sorted(cells[(clinic, department)].items())),
-        }
-        for clinic, department in sorted(cells)
-    ]
