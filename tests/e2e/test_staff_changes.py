@@ -10,12 +10,14 @@ from typing import Any
 
 from crm_complaints.acks import acknowledge, list_acks
 from crm_complaints.adapters.hubspot.properties import hubspot_time
+from crm_complaints.adapters.webhook import WebhookAdapter, WebhookConfig
 from crm_complaints.alerts.engine import Outcome, run_alerts
 from crm_complaints.alerts.settings import AlertsConfig
 from crm_complaints.crm_changes import completed_in_crm
 from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.policy import Policy
 from crm_complaints.pull import pull
+from crm_complaints.receiver import running_receiver
 from crm_complaints.reconcile import FindingKind, reconcile
 from crm_complaints.report import render_json
 from crm_complaints.retry import RetryPolicy
@@ -192,3 +194,38 @@ def test_alerts_skip_a_task_completed_in_the_crm(
     assert outcomes[(done, "overdue")] is Outcome.DONE_IN_CRM
     assert outcomes[(still_open, "overdue")] is not Outcome.DONE_IN_CRM
     assert report.remote_reads == 0  # no CRM call: the completion was stored by the pull
+
+
+def test_pull_through_the_webhook_adapter_compares_everything_it_holds(
+    webhook_secret: str, store: SqlStateStore
+) -> None:
+    """A receiver that does not say when it changed something: every record counts as changed
+    (the base adapter's default), and only real differences make lines."""
+    policy = Policy()
+    complaints = _complaints(5, "WHP", datetime.now(UTC) - timedelta(minutes=10))
+    with running_receiver(webhook_secret) as receiver:
+        config = WebhookConfig(url=receiver.url, state_url=receiver.state_url)
+        with WebhookAdapter(config) as adapter:
+            sync(complaints, adapter=adapter, store=store, retry=RetryPolicy.no_wait())
+            held = receiver.state.complaints
+            closed, done = complaints[0].id, complaints[3].id
+            held[closed]["complaint"] = {**held[closed]["complaint"], "status": "closed"}
+            tasks = [dict(t) for t in held[done]["plan"]["tasks"]]
+            tasks[0]["completed"] = True
+            held[done]["plan"] = {**held[done]["plan"], "tasks": tasks}
+            since = datetime.now(UTC) - timedelta(hours=1)
+            report = pull(complaints, adapter=adapter, store=store, policy=policy, since=since)
+    lines = {line["complaint_id"]: line for line in report.lines}
+    assert sorted(lines) == [closed, done]
+    assert lines[closed]["stage"] == {
+        "ours": "received",
+        "theirs": "closed",
+        "closed": True,
+        "moved": "closed",
+    }
+    assert lines[done]["tasks"] == {
+        tasks[0]["kind"]: {"completed": True, "completed_at": None, "due": None}
+    }
+    assert set(completed_in_crm(store.engine, store.namespace, adapter="webhook")) == {
+        (done, tasks[0]["kind"])
+    }
