@@ -20,6 +20,7 @@ from pathlib import Path
 from crm_complaints.emulator import DEMO_TOKEN, Faults, running_emulator
 from crm_complaints.state import RecordState, open_store
 from tests.conftest import edited, realistic_complaints
+from tests.faults.timing import wait_for_first_request
 from tests.hubspot_support import OWNERS, assert_exactly_once, make_adapter
 
 ROUNDS = 20
@@ -64,7 +65,8 @@ def test_sigkill_at_random_points_converges_in_hubspot(tmp_path: Path) -> None:
             victim = subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
-            time.sleep(rng.uniform(0.8, 2.5))
+            wait_for_first_request(lambda: emulator.stats.requests, before)
+            time.sleep(rng.uniform(0.0, 1.0))
             victim.send_signal(signal.SIGKILL)
             victim.communicate(timeout=30)
             if victim.returncode == -signal.SIGKILL and emulator.stats.requests > before:

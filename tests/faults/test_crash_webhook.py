@@ -20,6 +20,7 @@ from pathlib import Path
 from crm_complaints.receiver import running_receiver
 from crm_complaints.state import RecordState, open_store
 from tests.conftest import edited, realistic_complaints
+from tests.faults.timing import wait_for_first_request
 
 ROUNDS = 20
 
@@ -56,7 +57,8 @@ def test_sigkill_at_random_points_converges(tmp_path: Path, webhook_secret: str)
             victim = subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
-            time.sleep(rng.uniform(0.6, 1.8))
+            wait_for_first_request(lambda: rx.state.requests, requests_before)
+            time.sleep(rng.uniform(0.0, 0.5))
             victim.send_signal(signal.SIGKILL)
             victim.communicate(timeout=30)
             if victim.returncode == -signal.SIGKILL and rx.state.requests > requests_before:
