@@ -132,3 +132,23 @@ def test_plan_command_shows_a_step_done_in_the_crm(tmp_path: Path) -> None:
         store.close()
     shown = completed()
     assert shown[0] and not any(shown[1:])
+
+
+def test_a_completion_recorded_twice_at_once_does_not_fail(any_store: SqlStateStore) -> None:
+    """A pull and a reconcile may insert the same completion concurrently: the second insert
+    is skipped, not an IntegrityError."""
+    from crm_complaints.crm_changes import _insert_new, crm_task_completions
+
+    row = {
+        "namespace": any_store.namespace,
+        "adapter": "hubspot",
+        "complaint_id": "C-9",
+        "task": "follow_up",
+        "completed_at": WHEN,
+        "recorded_at": WHEN,
+    }
+    with any_store.engine.begin() as conn:
+        conn.execute(_insert_new(conn), [row])
+        conn.execute(_insert_new(conn), [row])
+        count = conn.scalar(sa.select(sa.func.count()).select_from(crm_task_completions))
+    assert count == 1
