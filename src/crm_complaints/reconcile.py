@@ -99,6 +99,9 @@ class ReconcileReport:
     crm_changes: list[dict[str, Any]] = field(default_factory=list)
     """What staff changed in the CRM since the last sync, as ``pull`` writes it (see
     :mod:`.crm_changes`)."""
+    owner_labels: dict[str, str] = field(default_factory=dict)
+    """Remote owner id → that CRM user's e-mail (staff, not patients) for the owner ids the
+    findings name, read while the adapter is open, so a page can show people, not ids."""
 
     def of(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]
@@ -151,6 +154,7 @@ def reconcile(
             calls = adapter.calls
             _compare(report, items, adapter, store, policy, config)
             report.read_requests = adapter.calls - calls
+            report.owner_labels = _owner_labels(report.findings, adapter)
             if repair:
                 complaints = [i.complaint for i in items.values()]
                 _repair(report, complaints, adapter, store, policy, retry, recreate_deleted)
@@ -161,6 +165,20 @@ def reconcile(
                 counts.update({f"repaired_{k}": v for k, v in report.repair.counts().items()})
             store.finish_run(run_id, outcome, counts)
     return report
+
+
+def _owner_labels(findings: Iterable[Finding], adapter: Adapter[Any]) -> dict[str, str]:
+    """E-mails of the owner ids in owner findings (``Adapter.owner_email``; fallbacks name
+    config keys, not ids)."""
+    ids = {
+        value
+        for f in findings
+        if f.field == "owner" and f.kind is not FindingKind.OWNER_FALLBACK
+        for value in (f.ours, f.theirs)
+        if value
+    }
+    labels = {owner_id: adapter.owner_email(owner_id) for owner_id in sorted(ids)}
+    return {owner_id: email for owner_id, email in labels.items() if email}
 
 
 def _plan_all(

@@ -10,7 +10,7 @@ import html
 import json
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -221,6 +221,24 @@ def human_time(moment: datetime, zone: tzinfo, language: Language) -> str:
     return f"{local.year}年{local.month}月{local.day}日(星期{day}) {local:%H:%M}"
 
 
+def clinic_time(moment: datetime, page_zone: tzinfo, language: Language) -> str:
+    """A date in the clinic's own zone when the value carries it, else the page's.
+
+    Dates from the plan are in their clinic's zone (a ``ZoneInfo``, or written with its
+    offset, as reconcile writes task due dates); dates read from a CRM come in UTC and show in
+    the page's zone. A date shown in another zone than the page's says which, so a page for
+    several clinics never mixes clocks silently."""
+    zone = moment.tzinfo
+    if zone is None or moment.utcoffset() == timedelta(0):
+        return human_time(moment, page_zone, language)
+    text = human_time(moment, zone, language)
+    if moment.astimezone(page_zone).utcoffset() == moment.utcoffset():
+        return text
+    if isinstance(zone, ZoneInfo):
+        return f"{text} ({zone.key})"
+    return f"{text} ({timezone(moment.utcoffset() or timedelta(0))})"  # "UTC-05:00"
+
+
 def _humanize(value: str | None, zone: tzinfo, language: Language) -> str | None:
     """ISO date-times in a finding (due dates) become human; anything else stays."""
     if value and len(value) >= 16 and value[4] == "-" and "T" in value:
@@ -229,7 +247,7 @@ def _humanize(value: str | None, zone: tzinfo, language: Language) -> str | None
         except ValueError:
             return value
         if moment.tzinfo is not None:
-            return human_time(moment, zone, language)
+            return clinic_time(moment, zone, language)
     return value
 
 
@@ -265,6 +283,7 @@ def render_json(report: ReconcileReport) -> str:
         "findings": [_finding_dict(f) for f in report.findings],
         "repair": report.repair.counts() if report.repair else None,
         "crm_changes": report.crm_changes,  # what staff changed, as `pull` writes it
+        "owner_labels": report.owner_labels,  # owner id → staff e-mail (no patient data)
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
 
@@ -356,7 +375,7 @@ def render_html(
     legend on each chart and a "what to do" line per finding kind."""
     lang = resolve_language(language)
     zone: tzinfo = ZoneInfo(time_zone) if isinstance(time_zone, str) else (time_zone or UTC)
-    names = dict(owners or {})
+    names = {**report.owner_labels, **(owners or {})}
 
     def w(key: str) -> str:
         return _PAGE[key][lang]
@@ -394,7 +413,7 @@ def render_html(
                     shown(f, f.ours),
                     shown(f, f.theirs),
                     departments.get(f.department or "", f.department),
-                    human_time(f.due_at, zone, lang) if f.due_at else "",
+                    clinic_time(f.due_at, zone, lang) if f.due_at else "",
                 )
             )
             + "</tr>"

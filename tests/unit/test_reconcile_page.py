@@ -4,6 +4,7 @@ human format, the page's words in the chosen language, a "what to do" line per f
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from crm_complaints.reconcile import Finding, FindingKind, ReconcileReport
 from crm_complaints.report import render_html
@@ -64,3 +65,35 @@ def test_every_finding_kind_has_a_title_and_what_to_do_in_every_language() -> No
         page = render_html(report, language, time_zone="Asia/Tokyo")
         assert page.count('<p class="todo">') == len(FindingKind)
         assert all(f'<section id="{kind.value}">' in page for kind in FindingKind)
+
+
+def test_dates_in_each_clinics_own_zone_on_a_page_for_several_clinics() -> None:
+    """A plan's date keeps its clinic's zone (and says which when it is not the page's); a
+    date read from the CRM in UTC shows in the page's zone."""
+    report = drifted_report()
+    report.findings = [
+        Finding(
+            FindingKind.DRIFTED,
+            "NYC-1",
+            "due date of investigation differs",
+            field="task_due:investigation",
+            ours="2026-11-26T17:00:00-05:00",  # as reconcile writes it: the plan's zone
+            theirs="2026-11-27T17:00:00-05:00",
+        ),
+        Finding(
+            FindingKind.STATUS_MOVED,
+            "NYC-2",
+            "closed in the CRM",
+            due_at=datetime(2026, 12, 4, 18, 0, tzinfo=ZoneInfo("America/New_York")),
+        ),
+        Finding(
+            FindingKind.OVERDUE,
+            "GNZ-3",
+            "initial_response overdue",
+            due_at=datetime(2026, 11, 25, 3, 0, tzinfo=UTC),  # read from the CRM
+        ),
+    ]
+    page = render_html(report, "en", time_zone="Asia/Tokyo")
+    assert "Thu 26 Nov 2026, 17:00 (UTC-05:00)" in page
+    assert "Fri 4 Dec 2026, 18:00 (America/New_York)" in page
+    assert "Wed 25 Nov 2026, 12:00<" in page  # 03:00 UTC in Tokyo, no zone named
