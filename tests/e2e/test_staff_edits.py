@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from crm_complaints.adapters.hubspot import HubSpotAdapter
+from crm_complaints.cli import app
 from crm_complaints.config import Settings
 from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.emulator.portal import StoredObject
@@ -252,3 +255,12 @@ def test_field_owners_name_known_fields() -> None:
     settings = Settings.model_validate({"sync": {"fields": {"task_due": "create"}}})
     assert settings.sync.field_owners().of("task_due").value == "create"
     assert settings.sync.field_owners().of("subject").value == "source"
+
+
+def test_cli_recreate_deleted_goes_with_repair(tmp_path: Path) -> None:
+    source = tmp_path / "complaints.jsonl"
+    source.write_text(recent().model_dump_json() + "\n", encoding="utf-8")
+    answer = CliRunner().invoke(
+        app, ["reconcile", "--source", str(source), "--adapter", "hubspot", "--recreate-deleted"]
+    )
+    assert answer.exit_code == 2 and "--recreate-deleted goes with --repair" in answer.output

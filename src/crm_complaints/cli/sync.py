@@ -381,7 +381,17 @@ def reconcile_command(
     ] = None,
     config: ConfigOption = None,
     repair: Annotated[
-        bool, typer.Option("--repair", help="Fix missing, drifted and stale items.")
+        bool,
+        typer.Option(
+            "--repair", help="Fix missing, drifted and stale items (only fields that are ours)."
+        ),
+    ] = False,
+    recreate_deleted: Annotated[
+        bool,
+        typer.Option(
+            "--recreate-deleted",
+            help="With --repair: make tickets someone deleted in the CRM again.",
+        ),
     ] = False,
     output_format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
@@ -392,8 +402,8 @@ def reconcile_command(
 ) -> None:
     """Compare the complaints, the local state and the CRM; report drift and overdue work.
 
-    Exit codes: 0 in sync, 5 drift or overdue found, 4 another run holds the lock, 2 usage or
-    config, 1 unexpected.
+    Exit codes: 0 in sync (what staff changed or deleted in the CRM is information), 5 drift
+    or overdue found, 4 another run holds the lock, 2 usage or config, 1 unexpected.
     """
     from ..report import render_html, render_json, render_text
 
@@ -401,8 +411,13 @@ def reconcile_command(
     settings = _settings(config)
     source_used = _source(source, settings)
     adapter = _adapter(adapter, settings)
+    if recreate_deleted and not repair:
+        err.print("[red]usage[/red] --recreate-deleted goes with --repair")
+        raise typer.Exit(ExitCode.USAGE)
     with _run_session():
-        report = Job(settings).reconcile(source_used, adapter=adapter, repair=repair)
+        report = Job(settings).reconcile(
+            source_used, adapter=adapter, repair=repair, recreate_deleted=recreate_deleted
+        )
     if output_format is ReportFormat.TEXT and output is None:
         render_text(report, Console())
     else:
