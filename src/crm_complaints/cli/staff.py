@@ -79,8 +79,10 @@ def pull_command(
     text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines)
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+    else:  # whole or not at all: a spreadsheet import never reads half a file
+        partial = output.with_name(f".{output.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(output)
     err.print(
         f"{len(report.lines)} complaint(s) changed in the CRM since {report.since.isoformat()} "
         f"({report.tickets_changed} ticket(s) and {report.tasks_changed} task(s) read, "
