@@ -51,6 +51,7 @@ def test_pull_and_ack_commands(emulator: HubSpotEmulator, tmp_path: Path) -> Non
     pulled = runner.invoke(app, [*pull, "--since", since, "--output", str(out)])
     assert pulled.exit_code == 0, pulled.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [p.name for p in tmp_path.glob("*.partial")] == []
     assert [(line["complaint_id"], line["stage"]["moved"]) for line in lines] == [
         (closed, "closed")
     ]

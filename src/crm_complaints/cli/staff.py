@@ -86,7 +86,8 @@ def pull_command(
     err.print(
         f"{len(report.lines)} complaint(s) changed in the CRM since {report.since.isoformat()} "
         f"({report.tickets_changed} ticket(s) and {report.tasks_changed} task(s) read, "
-        f"{report.not_in_source} not in the source); {report.requests} read request(s)"
+        f"{report.not_in_source} not in the source); {report.completions_recorded} new "
+        f"completion(s) recorded; {report.requests} read request(s)"
         + (f"; wrote {output}" if output else ""),
         highlight=False,
         soft_wrap=True,
