@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .labels import Language, label, resolve_language
 from .reconcile import Finding, FindingKind, ReconcileReport
+from .reporting.words import human_time
 from .schema import Category, Department
 
 __all__ = ["render_html", "render_json", "render_text"]
@@ -202,23 +203,6 @@ _WHAT_TO_DO: dict[FindingKind, dict[Language, str]] = {
         "zh-Hant": "保持刪除狀態。如係誤刪，請執行 reconcile --repair --recreate-deleted。",
     },
 }
-_WEEKDAYS: dict[Language, tuple[str, ...]] = {
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-    "ja": ("月", "火", "水", "木", "金", "土", "日"),
-    "zh-Hans": ("一", "二", "三", "四", "五", "六", "日"),
-    "zh-Hant": ("一", "二", "三", "四", "五", "六", "日"),
-}
-
-
-def human_time(moment: datetime, zone: tzinfo, language: Language) -> str:
-    """A date a clinic manager reads at a glance, in the clinic's zone."""
-    local = moment.astimezone(zone)
-    day = _WEEKDAYS[language][local.weekday()]
-    if language == "en":
-        return f"{day} {local.day} {local:%b %Y, %H:%M}"
-    if language == "ja":
-        return f"{local.year}年{local.month}月{local.day}日({day}) {local:%H:%M}"
-    return f"{local.year}年{local.month}月{local.day}日(星期{day}) {local:%H:%M}"
 
 
 def clinic_time(moment: datetime, page_zone: tzinfo, language: Language) -> str:

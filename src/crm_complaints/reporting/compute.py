@@ -191,6 +191,11 @@ def compute_report(
             "previous_from": previous_from.isoformat(),
             "previous_to": previous_to.isoformat(),
             "now": options.now.isoformat(),
+            # "Now" on each clinic's clock: open work is counted as of this moment.
+            "now_local": {
+                clinic: options.now.astimezone(zone).isoformat()
+                for clinic, zone in sorted(zones.items())
+            },
             "window_days": options.window_days,
             "clinics": sorted({c.clinic for c, _, _ in chosen}),
         },

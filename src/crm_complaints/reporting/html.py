@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 
 from ..labels import resolve_language
-from .render import value_label
+from .render import as_of, value_label
 from .words import word
 
 __all__ = ["render_html"]
@@ -255,6 +255,7 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
         f"({recurrence['repeat_complaints']} {escape(w('recurrences'))})</p>",
         "</section>",
         f"<section><h2>{escape(w('open_work'))}</h2>",
+        f'<p class="note">{escape(w("as_of"))}: {escape(as_of(report, lang))}</p>',
         _table([w("clinic"), w("department"), w("open"), w("overdue")], open_rows),
         "</section>",
         f'<p class="note">{escape(w("no_personal_data"))}</p>',

@@ -9,12 +9,13 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from ..labels import label
+from ..labels import label, resolve_language
 from ..policy import TaskKind
 from ..schema import Category, Channel, Department, RiskFlag, Severity
-from .words import word
+from .words import human_time, word
 
 __all__ = ["csv_rows", "render_csv", "render_json", "render_text"]
 
@@ -93,6 +94,16 @@ def _share(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
 
+def as_of(report: dict[str, Any], language: str) -> str:
+    """When "now" was for the open work, on each clinic's own clock."""
+    lang = resolve_language(language)
+    moments = report["period"].get("now_local", {})
+    return " · ".join(
+        f"{clinic} {human_time(local, local.tzinfo or UTC, lang)}"
+        for clinic, local in ((c, datetime.fromisoformat(m)) for c, m in moments.items())
+    )
+
+
 def render_text(report: dict[str, Any], language: str = "en") -> str:
     def w(key: str) -> str:
         return word(key, language)
@@ -136,7 +147,7 @@ def render_text(report: dict[str, Any], language: str = "en") -> str:
         f"{w('repeat_complainants')}: {recurrence['repeat_complainants']} "
         f"({recurrence['repeat_complaints']} {w('recurrences')})"
     )
-    lines += ["", f"## {w('open_work')}"]
+    lines += ["", f"## {w('open_work')} ({w('as_of')} {as_of(report, language)})"]
     for row in report["open_work"]:
         lines.append(
             f"{row['clinic']}  {value_label('department', row['department'], language)}: "

@@ -3,9 +3,11 @@ departments and tasks come from :mod:`crm_complaints.labels`)."""
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from ..labels import Language, resolve_language
 
-__all__ = ["WORDS", "word"]
+__all__ = ["WORDS", "human_time", "word"]
 
 WORDS: dict[str, dict[Language, str]] = {
     "title": {
@@ -75,6 +77,7 @@ WORDS: dict[str, dict[Language, str]] = {
         "zh-Hans": "当前未完成工作",
         "zh-Hant": "目前未完成工作",
     },
+    "as_of": {"en": "as of", "ja": "集計時点", "zh-Hans": "统计时间", "zh-Hant": "統計時間"},
     "open": {"en": "open", "ja": "未完了", "zh-Hans": "未完成", "zh-Hant": "未完成"},
     "overdue": {"en": "overdue", "ja": "期限超過", "zh-Hans": "逾期", "zh-Hant": "逾期"},
     "current": {"en": "this period", "ja": "今期", "zh-Hans": "本期", "zh-Hant": "本期"},
@@ -103,3 +106,22 @@ WORDS: dict[str, dict[Language, str]] = {
 def word(key: str, language: str | None) -> str:
     """A page word in the language (en when the language is not one of the four)."""
     return WORDS[key][resolve_language(language)]
+
+
+_WEEKDAYS: dict[Language, tuple[str, ...]] = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "ja": ("月", "火", "水", "木", "金", "土", "日"),
+    "zh-Hans": ("一", "二", "三", "四", "五", "六", "日"),
+    "zh-Hant": ("一", "二", "三", "四", "五", "六", "日"),
+}
+
+
+def human_time(moment: datetime, zone: tzinfo, language: Language) -> str:
+    """A date a clinic manager reads at a glance, in the clinic's zone."""
+    local = moment.astimezone(zone)
+    day = _WEEKDAYS[language][local.weekday()]
+    if language == "en":
+        return f"{day} {local.day} {local:%b %Y, %H:%M}"
+    if language == "ja":
+        return f"{local.year}年{local.month}月{local.day}日({day}) {local:%H:%M}"
+    return f"{local.year}年{local.month}月{local.day}日(星期{day}) {local:%H:%M}"
