@@ -85,6 +85,8 @@ def test_a_set_up_portal_passes_and_the_synthetic_complaint_is_archived(
     assert portal.live("tickets") == [] and portal.live("tasks") == []
     ticket_id = written[0].id
     assert ticket_id in steps["clean up"]["detail"]
+    # Updating the deleted ticket was tried and made nothing (still one ticket, archived).
+    assert "answered 'not found' and made nothing" in steps["clean up"]["detail"]
     assert not (tmp_path / "state.db").exists(), "check must not touch the state store"
     assert DEMO_TOKEN not in result.output
 

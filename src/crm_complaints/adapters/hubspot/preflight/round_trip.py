@@ -1,11 +1,14 @@
 """Steps 4 and 5, the synthetic complaint: pushed, read back and compared (version, owners, due
 dates, task links), then archived, found again by its unique id and the ticket's task links so
-that a push that failed half-way is cleaned up too."""
+that a push that failed half-way is cleaned up too. Once archived, a new version of it is pushed
+once more: that the portal answers "not found" to an update of a deleted ticket (and makes no new
+one) is what lets a sync leave tickets staff deleted alone, and how HubSpot answers it is not
+documented, so the check asks this portal."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -39,6 +42,7 @@ class _RoundTripSteps(_Context):
         item = self._synthetic()
         leftovers.complaint_id = item.complaint_id
         [result] = self.adapter.push([item])
+        leftovers.item, leftovers.refs = item, dict(result.refs)
         leftovers.task_ids.update(v for k, v in result.refs.items() if k.startswith("task:"))
         if "ticket" in result.refs:
             leftovers.ticket_id = result.refs["ticket"]
@@ -214,7 +218,43 @@ class _RoundTripSteps(_Context):
                 f"archiving {cid} failed ({'; '.join(failures)})",
                 f"delete by hand in HubSpot: {leftovers.describe()}",
             )
-        return Step.passed(STEP_CLEAN_UP, f"archived {leftovers.describe()}")
+        deleted = self._update_after_delete(leftovers)
+        if isinstance(deleted, Step):
+            return deleted
+        return Step.passed(STEP_CLEAN_UP, f"archived {leftovers.describe()}; {deleted}")
+
+    def _update_after_delete(self, leftovers: _Leftovers) -> Step | str:
+        """Push a new version of the archived synthetic complaint, as a sync would after staff
+        deleted its ticket: it must come back "deleted", creating nothing."""
+        if leftovers.item is None or "ticket" not in leftovers.refs:
+            return "the update of a deleted ticket was not tried (nothing to update)"
+        probe = replace(
+            leftovers.item, previous=leftovers.refs, version="check-after-delete", attempt=0
+        )
+        [result] = self.adapter.push([probe])
+        if result.outcome is Outcome.DELETED:
+            return "an update of the deleted ticket was answered 'not found' and made nothing"
+        if result.outcome is Outcome.SYNCED:  # the portal made a ticket again: remove it
+            again = TicketIdBatch(inputs=[TicketId(id=result.refs.get("ticket", ""))])
+            self.client.call(
+                "archive the recreated synthetic ticket",
+                self.client.tickets.archive,
+                batch_input_simple_public_object_id=again,
+            )
+            return Step.failed(
+                STEP_CLEAN_UP,
+                f"updating the deleted ticket of {leftovers.complaint_id} made ticket "
+                f"{result.refs.get('ticket')} instead of answering 'not found' (archived again)",
+                "tickets staff delete would come back on the next change: report this portal's "
+                "behaviour to the crm-complaints maintainers",
+            )
+        return Step.failed(
+            STEP_CLEAN_UP,
+            f"updating the deleted ticket of {leftovers.complaint_id} was answered "
+            f"{result.outcome.value}: {result.error}",
+            "complaints whose ticket staff deleted will be quarantined with this error instead "
+            "of being left deleted; nothing is lost or duplicated",
+        )
 
     def _find_leftovers(self, leftovers: _Leftovers) -> None:
         """The ticket by its unique complaint id, and every task linked to it: exact reads,
@@ -243,6 +283,8 @@ class _Leftovers:
     complaint_id: str | None = None
     ticket_id: str | None = None
     task_ids: set[str] = field(default_factory=set)
+    item: PlannedComplaint | None = None
+    refs: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         ticket = f"ticket {self.ticket_id}" if self.ticket_id else "no ticket"
