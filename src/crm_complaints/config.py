@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .alerts.settings import AlertsConfig
 from .calendar import BusinessCalendar
 from .errors import ConfigError
-from .fields import TASK_FIELDS, TICKET_FIELDS, FieldOwner, FieldOwners
+from .fields import FieldOwner, FieldOwners
 from .schema import Category, Channel, DemandKind, Department, RiskFlag, Severity, Status
 
 __all__ = [
@@ -340,10 +340,7 @@ class SyncConfig(_Section):
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: dict[str, FieldOwner]) -> dict[str, FieldOwner]:
-        known = set(TICKET_FIELDS) | set(TASK_FIELDS)
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown field(s) {unknown}; known: {sorted(known)}")
+        FieldOwners(value)  # names the unknown field
         return value
 
     def field_owners(self) -> FieldOwners:

@@ -95,9 +95,18 @@ class FieldOwners:
     """The owner of each field: the defaults above, overridden by config."""
 
     def __init__(self, overrides: Mapping[str, FieldOwner | str] | None = None) -> None:
+        """``ValueError`` naming the field for an unknown field or owner (a typo would
+        otherwise leave a field silently ours)."""
         self._owners: dict[str, FieldOwner] = dict(DEFAULT_OWNERS)
+        known = (*TICKET_FIELDS, *TASK_FIELDS)
         for name, owner in (overrides or {}).items():
-            self._owners[name] = FieldOwner(owner)
+            if name not in known:
+                raise ValueError(f"unknown field {name!r}; known: {sorted(known)}")
+            try:
+                self._owners[name] = FieldOwner(owner)
+            except ValueError:
+                choices = [o.value for o in FieldOwner]
+                raise ValueError(f"field {name!r}: owner must be one of {choices}") from None
 
     def of(self, field: str) -> FieldOwner:
         """A field nobody configured is ours (``source``): the safe side for a value we own."""

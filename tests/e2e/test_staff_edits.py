@@ -20,6 +20,7 @@ from crm_complaints.cli import app
 from crm_complaints.config import Settings
 from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.emulator.portal import StoredObject
+from crm_complaints.errors import ConfigError
 from crm_complaints.fields import FieldOwners
 from crm_complaints.policy import Policy
 from crm_complaints.reconcile import FindingKind, reconcile
@@ -264,3 +265,22 @@ def test_cli_recreate_deleted_goes_with_repair(tmp_path: Path) -> None:
         app, ["reconcile", "--source", str(source), "--adapter", "hubspot", "--recreate-deleted"]
     )
     assert answer.exit_code == 2 and "--recreate-deleted goes with --repair" in answer.output
+
+
+def test_field_owners_per_adapter_override_the_sync_section(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-test")
+    settings = Settings.model_validate(
+        {
+            "sync": {"fields": {"task_due": "create", "subject": "crm"}},
+            "adapters": {"hubspot": {"field_owners": {"subject": "source"}}},
+        }
+    )
+    adapter = HubSpotAdapter.from_settings(settings)
+    assert adapter.field_owners.of("task_due").value == "create"  # from [sync.fields]
+    assert adapter.field_owners.of("subject").value == "source"  # the adapter's own wins
+    wrong = Settings.model_validate({"adapters": {"hubspot": {"field_owners": {"stagee": "crm"}}}})
+    with pytest.raises(ConfigError) as raised:
+        HubSpotAdapter.from_settings(wrong)
+    assert raised.value.key == "adapters.hubspot.field_owners" and "stagee" in str(raised.value)
