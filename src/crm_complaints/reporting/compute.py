@@ -277,9 +277,13 @@ class _Tally:
         # (clinic, department, the kind when overdue else None) → open tasks
         self.open: Counter[tuple[str, str, str | None]] = Counter()
         # per period, per dimension: (clinic, key) → complaints
-        self.volume: tuple[dict[str, Counter[tuple[str, str]]], ...] = tuple(
-            {name: Counter() for name in _DIMENSIONS} for _ in range(2)
+        # per period: (clinic, category, channel, severity, month) → complaints, and
+        # (clinic, risk flags) → complaints; spread to dimensions at the end
+        self.volume: tuple[Counter[tuple[str, ...]], Counter[tuple[str, ...]]] = (
+            Counter(),
+            Counter(),
         )
+        self.flags: tuple[Counter[tuple[str, frozenset[str]]], ...] = (Counter(), Counter())
         self.category_month: Counter[tuple[str, str]] = Counter()
         self._months: dict[tuple[int, int], str] = {}
         self._clocks: dict[str, _OpeningClock] = {}
@@ -323,14 +327,11 @@ class _Tally:
     def _count_volume(
         self, complaint: Complaint, day: date, severity: Severity, in_period: bool
     ) -> None:
-        counts = self.volume[0 if in_period else 1]
+        which = 0 if in_period else 1
         clinic, month = complaint.clinic, self._month(day)
-        counts["category"][(clinic, complaint.category)] += 1
-        counts["channel"][(clinic, complaint.channel)] += 1
-        counts["severity"][(clinic, severity)] += 1
-        for flag in complaint.risk_flags:
-            counts["risk_flag"][(clinic, flag)] += 1
-        counts["month"][(clinic, month)] += 1
+        self.volume[which][(clinic, complaint.category, complaint.channel, severity, month)] += 1
+        if complaint.risk_flags:
+            self.flags[which][(clinic, complaint.risk_flags)] += 1
         if in_period:
             self.current += 1
             self.category_month[(month, complaint.category)] += 1
@@ -391,7 +392,9 @@ class _Tally:
         ]
 
     def volume_rows(self) -> dict[str, Any]:
-        now_counts, before_counts = (_with_all_clinics(counts) for counts in self.volume)
+        now_counts, before_counts = (
+            _by_dimension(self.volume[which], self.flags[which]) for which in (0, 1)
+        )
         result: dict[str, Any] = {
             "category_month": [
                 {"month": month, "key": str(key), "current": n}
@@ -430,36 +433,37 @@ class _Tally:
         ]
 
 
-def _with_all_clinics(
-    counts: dict[str, Counter[tuple[str, str]]],
+def _by_dimension(
+    combined: Counter[tuple[str, ...]], flags: Counter[tuple[str, frozenset[str]]]
 ) -> dict[str, Counter[tuple[str, str]]]:
-    """Keys as plain strings, and every clinic together under ``*``."""
-    result = {}
-    for name, counter in counts.items():
-        combined: Counter[tuple[str, str]] = Counter()
-        for (clinic, key), n in counter.items():
-            combined[(clinic, str(key))] += n
-            combined[("*", str(key))] += n
-        result[name] = combined
-    return result
+    """Complaints per (clinic, key) of each dimension, keys as plain strings, and every
+    clinic together under ``*``."""
+    counts: dict[str, Counter[tuple[str, str]]] = {name: Counter() for name in _DIMENSIONS}
+    dimensions = [counts[name] for name in ("category", "channel", "severity", "month")]
+    for (clinic, *keys), n in combined.items():
+        for counter, key in zip(dimensions, keys, strict=True):
+            counter[(clinic, str(key))] += n
+            counter[("*", str(key))] += n
+    for (clinic, flag_set), n in flags.items():
+        for flag in flag_set:
+            counts["risk_flag"][(clinic, str(flag))] += n
+            counts["risk_flag"][("*", str(flag))] += n
+    return counts
 
 
 _RELATED_KEYS = RECURRENCE_KEYS[:4]
 
 
-def _recurrence_values(complaint: Complaint, salt: bytes) -> list[tuple[str, str]]:
-    """(key, value) of each recurrence key the complaint has; the customer as a keyed hash."""
-    found = []
+def _related_values(complaint: Complaint) -> list[tuple[str, str]]:
+    """(key, value) of each treatment, product, lot number and practitioner named."""
     related = complaint.related
-    if related is not None:
-        for key in _RELATED_KEYS:
-            value = getattr(related, key)
-            if isinstance(value, str) and value.strip():
-                found.append((key, value.strip()))
-    customer = _customer_key(complaint)
-    if customer is not None:
-        digest = hashlib.blake2b(customer.encode("utf-8"), key=salt, digest_size=16)
-        found.append(("customer", digest.hexdigest()))
+    if related is None:
+        return []
+    found = []
+    for key in _RELATED_KEYS:
+        value = getattr(related, key)
+        if isinstance(value, str) and value.strip():
+            found.append((key, value.strip()))
     return found
 
 
@@ -473,11 +477,14 @@ def _recurrence(
     complaints: Counter[tuple[str, str]] = Counter()
     recurrences: Counter[tuple[str, str]] = Counter()
     clinics: dict[tuple[str, str], set[str]] = defaultdict(set)
-    repeat_customers: set[str] = set()
+    # Customers are only counted (never listed): a hash each, when they came last.
+    customer_seen: dict[bytes, datetime] = {}
+    repeat_customers: set[bytes] = set()
+    repeat_complaints = 0
     date_from, date_to = options.date_from, options.date_to
     for complaint, day, received in ordered:
         in_period = date_from <= day <= date_to
-        for slot in _recurrence_values(complaint, salt):
+        for slot in _related_values(complaint):
             before = last_seen.get(slot)
             last_seen[slot] = received
             if not in_period:
@@ -486,13 +493,18 @@ def _recurrence(
             clinics[slot].add(complaint.clinic)
             if before is not None and received - before <= window:
                 recurrences[slot] += 1
-                if slot[0] == "customer":
-                    repeat_customers.add(slot[1])
-    listed = sorted(
-        (slot for slot in recurrences if slot[0] != "customer"),
-        key=lambda s: (-recurrences[s], -complaints[s], s[0], s[1]),
-    )
-    customer_slots = [s for s in recurrences if s[0] == "customer"]
+        customer = _customer_key(complaint)
+        if customer is not None:
+            digest = hashlib.blake2b(customer.encode(), key=salt, digest_size=16).digest()
+            before = customer_seen.get(digest)
+            customer_seen[digest] = received
+            if in_period and before is not None and received - before <= window:
+                repeat_customers.add(digest)
+                repeat_complaints += 1
+    listed = sorted(recurrences, key=lambda s: (-recurrences[s], -complaints[s], s[0], s[1]))
+    by_key: Counter[str] = Counter()
+    for (key, _), n in recurrences.items():
+        by_key[key] += n
     return {
         "items": [
             {
@@ -505,9 +517,7 @@ def _recurrence(
             }
             for rank, (key, value) in enumerate(listed, start=1)
         ],
-        "by_key": {
-            key: sum(n for (k, _), n in recurrences.items() if k == key) for key in RECURRENCE_KEYS
-        },
+        "by_key": {**{key: by_key[key] for key in _RELATED_KEYS}, "customer": repeat_complaints},
         "repeat_complainants": len(repeat_customers),
-        "repeat_complaints": sum(recurrences[s] for s in customer_slots),
+        "repeat_complaints": repeat_complaints,
     }
