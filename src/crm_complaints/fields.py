@@ -87,8 +87,7 @@ a short hash of the value, never the value (see :func:`value_hash`)."""
 def value_hash(values: Iterable[str]) -> str:
     """A short, stable hash of one field's value(s): enough to tell "changed", and not the value,
     so the state store holds no copy of what we sent."""
-    digest = hashlib.sha256("\x1f".join(values).encode("utf-8")).hexdigest()
-    return digest[:16]
+    return hashlib.sha256("\x1f".join(values).encode("utf-8")).hexdigest()[:16]
 
 
 class FieldOwners:

@@ -165,7 +165,9 @@ def test_a_task_deleted_in_hubspot_is_created_again_and_linked(
     assert_exactly_once(emulator, [i.complaint for i in again])
 
 
-def test_tasks_follow_a_ticket_recreated_after_deletion(emulator: HubSpotEmulator) -> None:
+def test_a_deleted_ticket_is_left_deleted_and_when_recreated_its_tasks_follow(
+    emulator: HubSpotEmulator,
+) -> None:
     adapter = ready(emulator)
     items = planned(2)
     refs = {r.complaint_id: r.refs for r in adapter.push(items)}
@@ -174,8 +176,16 @@ def test_tasks_follow_a_ticket_recreated_after_deletion(emulator: HubSpotEmulato
     policy = Policy()
     again = [policy.planned(edited(i.complaint, summary="v2"), refs[i.complaint_id]) for i in items]
     results = {r.complaint_id: r for r in adapter.push(again)}
-    new_ticket = results[victim].refs["ticket"]
-    assert new_ticket != refs[victim]["ticket"]
+    assert results[victim].outcome is Outcome.DELETED  # an update cannot make a ticket
+    assert results[items[1].complaint_id].outcome is Outcome.SYNCED
+    assert victim not in {t.properties["crm_complaint_id"] for t in emulator.portal.live("tickets")}
+    # Recreated on request (as the engine does): a new ticket, the old tasks relinked to it.
+    kept = {k: v for k, v in refs[victim].items() if k.startswith("task:")}
+    recreate = policy.planned(edited(items[0].complaint, summary="v3"), kept, unconfirmed=True)
+    [result] = adapter.push([recreate])
+    assert result.outcome is Outcome.SYNCED and result.created
+    assert result.refs["ticket"] != refs[victim]["ticket"]
+    assert {k: v for k, v in result.refs.items() if k.startswith("task:")} == kept
     assert_exactly_once(emulator, [i.complaint for i in again])  # tasks linked to the new one
 
 

@@ -78,14 +78,19 @@ def select(
     past is left out), so that time passing alone never counts as a change."""
     hashed = hashed or {}
     grouped: dict[str, list[str]] = {}
-    for name in properties:
-        if name not in ALWAYS_SENT:
+    chosen: dict[str, str] = {}
+    for name, value in properties.items():
+        if name in ALWAYS_SENT:
+            chosen[name] = value
+        else:
             grouped.setdefault(field_of.get(name, name), []).append(name)
-    before = (item.sent or {}).get(key) if item.sent is not None else None
+    before = item.sent.get(key) if item.sent is not None else None
     sent: dict[str, str] = {}
-    chosen: dict[str, str] = {name: properties[name] for name in ALWAYS_SENT if name in properties}
     for field, names in grouped.items():
-        digest = value_hash(f"{n}={hashed.get(n, properties[n])}" for n in sorted(names))
+        if len(names) == 1:  # most fields are one property: no sorting, no joining
+            digest = value_hash((f"{names[0]}={hashed.get(names[0], properties[names[0]])}",))
+        else:
+            digest = value_hash(f"{n}={hashed.get(n, properties[n])}" for n in sorted(names))
         owner = owners.of(field)
         last = before.get(field) if before is not None else None
         if new:
@@ -97,7 +102,8 @@ def select(
         else:
             go = last != digest or (item.repair and owner is FieldOwner.SOURCE)
         if go:
-            chosen.update({name: properties[name] for name in names})
+            for name in names:
+                chosen[name] = properties[name]
             sent[field] = digest
         else:
             sent[field] = last if last is not None else digest
