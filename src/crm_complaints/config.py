@@ -348,7 +348,8 @@ class SyncConfig(_Section):
 
 
 class ReconcileConfig(_Section):
-    """Which remote fields are ours (drift when they differ) and which people may change."""
+    """Which remote fields reconcile compares; whether a difference is drift or "changed in the
+    CRM" follows the field's owner (``[sync.fields]``)."""
 
     owned_fields: tuple[str, ...] = (
         "subject",
@@ -357,6 +358,9 @@ class ReconcileConfig(_Section):
         "owner",
         "departments",
         "coordinator",
+        "category",
+        "severity",
+        "channel",
         "task_due",
     )
     ignore_fields: tuple[str, ...] = ()

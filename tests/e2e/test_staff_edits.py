@@ -284,3 +284,17 @@ def test_field_owners_per_adapter_override_the_sync_section(
     with pytest.raises(ConfigError) as raised:
         HubSpotAdapter.from_settings(wrong)
     assert raised.value.key == "adapters.hubspot.field_owners" and "stagee" in str(raised.value)
+
+
+def test_a_category_staff_changed_is_drift_and_repair_puts_it_back(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    complaint = recent()
+    run(adapter, store, [complaint])
+    emulator.portal.update("tickets", ticket(emulator).id, {"crm_category": "product"})
+    now = datetime.now(UTC)
+    report = reconcile([complaint], adapter=adapter, store=store, now=now, repair=True)
+    assert [(f.kind, f.field, f.ours, f.theirs) for f in report.findings] == [
+        (FindingKind.DRIFTED, "category", "service_attitude", "product")
+    ]
+    assert ticket(emulator).properties["crm_category"] == "service_attitude"

@@ -132,6 +132,10 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
             "stage": self.portal().stage_labels[props["hs_pipeline_stage"]],
             "owner": props.get("hubspot_owner_id", ""),
             "departments": props["crm_departments"],
+            "coordinator": props["crm_coordinator"],
+            "category": props["crm_category"],
+            "severity": props["crm_severity"],
+            "channel": props["crm_channel"],
             "version": item.version,
         }
 
