@@ -313,10 +313,7 @@ class _Tally:
             except RecordError:
                 self.unplannable.append(complaint.id)
                 continue
-            if in_period:
-                self._judge(complaint, tasks)
-            if is_open:
-                self._count_open(complaint, tasks)
+            self._count_tasks(complaint, tasks, in_period, is_open)
 
     def _month(self, day: date) -> str:
         found = self._months.get((day.year, day.month))
@@ -344,12 +341,20 @@ class _Tally:
             found = self._clocks[clinic] = _OpeningClock(self.policy.calendar_for(clinic))
         return found
 
-    def _judge(self, complaint: Complaint, tasks: list[Deadline]) -> None:
-        """Deadlines kept: each task on time, late, open or undated (module docstring)."""
-        cells, now, clinic = self.cells, self.now, complaint.clinic
-        finished_by = _done_times(complaint)
+    def _count_tasks(
+        self, complaint: Complaint, tasks: list[Deadline], in_period: bool, is_open: bool
+    ) -> None:
+        """Open work (``is_open``: not completed, overdue or not) and, for a complaint of the
+        period, deadlines kept: each task on time, late, open or undated (module docstring)."""
+        cells, counts, now, clinic = self.cells, self.open, self.now, complaint.clinic
+        finished_by = _done_times(complaint) if in_period else _NOT_DONE
         clock = None
         for kind, department, due_at, completed, paused_since in tasks:
+            overdue = due_at < now and paused_since is None
+            if is_open and not completed:
+                counts[(clinic, department, kind if overdue else None)] += 1
+            if not in_period:
+                continue
             key = (clinic, department, kind)
             cell = cells.get(key)
             if cell is None:
@@ -358,7 +363,7 @@ class _Tally:
             if finished is None:
                 if completed:
                     cell.undated += 1
-                elif due_at < now and paused_since is None:
+                elif overdue:
                     cell.late += 1
                 else:
                     cell.open += 1
@@ -370,13 +375,6 @@ class _Tally:
             if kind in BUSINESS_DAY_TASKS:
                 clock = clock or self._clock(clinic)
                 cell.delays.append(clock.hours(due_at, finished))
-
-    def _count_open(self, complaint: Complaint, tasks: list[Deadline]) -> None:
-        counts, now, clinic = self.open, self.now, complaint.clinic
-        for kind, department, due_at, completed, paused_since in tasks:
-            if not completed:
-                late = due_at < now and paused_since is None
-                counts[(clinic, department, kind if late else None)] += 1
 
     def deadline_rows(self) -> list[dict[str, Any]]:
         order = {kind.value: index for index, kind in enumerate(TaskKind)}
@@ -478,6 +476,7 @@ def _recurrence(
     recurrences: Counter[tuple[str, str]] = Counter()
     clinics: dict[tuple[str, str], set[str]] = defaultdict(set)
     # Customers are only counted (never listed): a hash each, when they came last.
+    keyed = hashlib.blake2b(key=salt, digest_size=16)
     customer_seen: dict[bytes, datetime] = {}
     repeat_customers: set[bytes] = set()
     repeat_complaints = 0
@@ -495,7 +494,9 @@ def _recurrence(
                 recurrences[slot] += 1
         customer = _customer_key(complaint)
         if customer is not None:
-            digest = hashlib.blake2b(customer.encode(), key=salt, digest_size=16).digest()
+            hashed = keyed.copy()
+            hashed.update(customer.encode())
+            digest = hashed.digest()
             before = customer_seen.get(digest)
             customer_seen[digest] = received
             if in_period and before is not None and received - before <= window:
