@@ -183,3 +183,96 @@ def test_a_retry_within_the_run_sends_the_ticket_once_and_records_every_hash(
     del adapter.client.call_json
     assert set(writes[0]) == {"subject", "crm_complaint_id", "crm_version"}
     assert ticket(emulator).properties["hs_pipeline_stage"] == CLOSED_STAGE
+
+
+# -- an owner who left -------------------------------------------------------------------------
+
+
+def deactivate(emulator: HubSpotEmulator, owner_id: str) -> None:
+    """The user leaves the clinic: HubSpot lists them only with ``archived=true``."""
+    emulator.portal.owners = [
+        replace(o, archived=True) if o.id == owner_id else o for o in emulator.portal.owners
+    ]
+
+
+def fresh_adapter(emulator: HubSpotEmulator) -> HubSpotAdapter:
+    """The next night's process: it reads the portal's owners anew."""
+    made = make_adapter(emulator)
+    made.setup()
+    return made
+
+
+def staff_take_over_from_a_leaver(emulator: HubSpotEmulator) -> tuple[str, str]:
+    """The first response's owner leaves; staff give the ticket and that task to a colleague
+    before we notice. Returns (the leaver, the colleague)."""
+    call = tasks(emulator)["initial_response"]
+    leaver = call.properties["hubspot_owner_id"]
+    colleague = next(o for o in ("101", "102", "103") if o != leaver)
+    emulator.portal.update("tasks", call.id, {"hubspot_owner_id": colleague})
+    emulator.portal.update("tickets", ticket(emulator).id, {"hubspot_owner_id": colleague})
+    deactivate(emulator, leaver)
+    return leaver, colleague
+
+
+def test_a_task_staff_reassigned_away_from_a_leaver_stays_with_the_colleague_on_sync(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Owner is a ``create`` field: only a change in *our* data moves it. An owner leaving is
+    not a change in our data, and staff already gave the work to someone."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    leaver, colleague = staff_take_over_from_a_leaver(emulator)
+    later = fresh_adapter(emulator)
+
+    run(later, store, [edited(complaint, summary="追記: 電話済み")])
+
+    later.close()
+    owners = (
+        ticket(emulator).properties.get("hubspot_owner_id"),
+        tasks(emulator)["initial_response"].properties.get("hubspot_owner_id"),
+    )
+    assert owners == (colleague, colleague), (
+        f"staff edit overwritten: owner {leaver} left, staff gave the ticket and the first "
+        f"response to {colleague}; an unrelated summary edit moved them to the fallback "
+        f"(ticket, task) = {owners}: the owner's hash changed because the *fallback* changed, "
+        "not our data"
+    )
+
+
+def test_owner_fallback_repair_leaves_work_staff_already_reassigned(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Repair of an owner fallback moves tasks that still sit with the leaver; a task staff
+    already gave to a colleague is not the leaver's any more."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    leaver, colleague = staff_take_over_from_a_leaver(emulator)
+    later = fresh_adapter(emulator)
+
+    report = reconcile([complaint], adapter=later, store=store, repair=True)
+
+    later.close()
+    assert report.of(FindingKind.OWNER_FALLBACK), "the leaver's routing is reported"
+    held = tasks(emulator)["initial_response"].properties.get("hubspot_owner_id")
+    assert held == colleague, (
+        f"staff edit overwritten: reconcile --repair (owner fallback) moved the first response "
+        f"staff had given to {colleague} to {held}"
+    )
+    assert ticket(emulator).properties.get("hubspot_owner_id") == colleague
+
+
+def test_owner_fallback_repair_moves_tasks_still_with_the_leaver(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """The documented purpose of the fallback repair: work nobody touched leaves the leaver."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    leaver = tasks(emulator)["initial_response"].properties["hubspot_owner_id"]
+    deactivate(emulator, leaver)
+    later = fresh_adapter(emulator)
+
+    reconcile([complaint], adapter=later, store=store, repair=True)
+
+    later.close()
+    held = {k: t.properties.get("hubspot_owner_id") for k, t in tasks(emulator).items()}
+    assert leaver not in held.values() and all(held.values())
