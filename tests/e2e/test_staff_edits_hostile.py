@@ -276,3 +276,96 @@ def test_owner_fallback_repair_moves_tasks_still_with_the_leaver(
     later.close()
     held = {k: t.properties.get("hubspot_owner_id") for k, t in tasks(emulator).items()}
     assert leaver not in held.values() and all(held.values())
+
+
+# -- deleted, restored, recreated --------------------------------------------------------------
+
+
+def restore_from_recycle_bin(emulator: HubSpotEmulator, ticket_id: str) -> None:
+    """Staff restore a deleted ticket: HubSpot keeps deleted tickets restorable for 90 days
+    (https://knowledge.hubspot.com/records/restore-deleted-records). The emulator has no such
+    endpoint (it is a UI action), so the archived flag is lifted as the recycle bin would."""
+    portal = emulator.portal
+    with portal.lock:
+        obj = portal.objects["tickets"][ticket_id]
+        obj.archived = False
+        portal._index("tickets", obj, {})
+
+
+def test_a_ticket_restored_from_the_recycle_bin_is_synced_again(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Deleted by mistake, restored by staff: our complaint's later changes must reach it
+    (nightly reconcile --repair, as the schedule examples run it, then a sync). Otherwise
+    the record stays ``deleted`` for ever while its ticket lives on, and reconcile reports
+    drift every night that repair never fixes."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    gone = ticket(emulator).id
+    emulator.portal.archive("tickets", gone)
+    run(adapter, store, [edited(complaint, summary="削除後の変更")])
+    assert store.get_many("hubspot", [complaint.id])[complaint.id].state is RecordState.DELETED
+    restore_from_recycle_bin(emulator, gone)
+    latest = edited(complaint, summary="復元後の変更")
+
+    report = reconcile([latest], adapter=adapter, store=store, repair=True)
+    run(adapter, store, [latest])
+
+    state = store.get_many("hubspot", [complaint.id])[complaint.id].state
+    kinds = sorted({f.kind.value for f in report.findings})
+    assert "復元後の変更" in ticket(emulator).properties["subject"], (
+        f"change lost: the restored ticket never gets our changes (record state {state.value}, "
+        f"reconcile findings {kinds}, repaired {report.repair and report.repair.counts()}); "
+        "sync skips a DELETED record and reconcile never notices the ticket is back"
+    )
+    again = reconcile([latest], adapter=adapter, store=store)
+    assert again.of(FindingKind.DRIFTED) == []
+
+
+def test_a_deleted_ticket_whose_complaint_changed_three_times_comes_back_as_the_latest(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Left deleted through three changes (no remote call), then recreated on request: one
+    ticket with the latest values, its tasks relinked (not made twice), and staff's close of
+    another complaint in the same batch untouched."""
+    complaint = recent()
+    other = recent("HOSTILE-2")
+    run(adapter, store, [complaint, other])
+    emulator.portal.archive("tickets", ticket(emulator).id)
+    emulator.portal.update(
+        "tickets", ticket(emulator, "HOSTILE-2").id, {"hs_pipeline_stage": CLOSED_STAGE}
+    )
+    versions = [
+        edited(complaint, summary="一回目", severity="high"),
+        edited(complaint, summary="二回目", severity="high", category="product"),
+        edited(complaint, summary="三回目", severity="medium", category="product"),
+    ]
+    for version in versions:
+        calls = adapter.calls
+        first = run(adapter, store, [version, other])
+        assert first.deleted_in_crm == 1
+        assert adapter.calls == calls or version is versions[0]  # asked once, then left alone
+
+    latest = versions[-1]
+    report = reconcile(
+        [latest, other], adapter=adapter, store=store, repair=True, recreate_deleted=True
+    )
+
+    assert [f.complaint_id for f in report.of(FindingKind.DELETED_IN_CRM)] == [complaint.id]
+    held = ticket(emulator).properties
+    assert "三回目" in held["subject"] and held["crm_category"] == "product"
+    assert ticket(emulator, "HOSTILE-2").properties["hs_pipeline_stage"] == CLOSED_STAGE
+    assert_exactly_once(emulator, [latest, other])
+    assert store.get_many("hubspot", [complaint.id])[complaint.id].state is RecordState.SYNCED
+    fresh = Policy().planned(latest)
+    builder = adapter_properties(adapter)
+    for planned in fresh.plan.tasks:
+        held_task = tasks(emulator)[planned.kind.value].properties
+        want = builder.task(fresh, planned)
+        for name in ("hs_task_body", "hs_task_priority", "hs_timestamp", "hubspot_owner_id"):
+            assert held_task.get(name) == want.get(name), (planned.kind.value, name)
+
+
+def adapter_properties(adapter: HubSpotAdapter) -> Any:
+    """The adapter's property builder (what it would send)."""
+    return adapter.properties
