@@ -26,10 +26,7 @@ complaint's own timestamps. The definitions, which the README's Reports section 
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
-import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +38,7 @@ from ..deadlines import Deadline, DeadlinePlanner
 from ..errors import RecordError
 from ..policy import Policy, TaskKind
 from ..schema import Complaint, Severity, Status
+from .recurrence import RECURRENCE_KEYS, recurrence
 
 __all__ = [
     "BUSINESS_DAY_TASKS",
@@ -69,7 +67,6 @@ _DONE_STATUS = {
     TaskKind.INCIDENT_REPORT: Status.CLOSED,
     TaskKind.FOLLOW_UP: Status.CLOSED,
 }
-RECURRENCE_KEYS = ("treatment", "product", "lot_number", "practitioner", "customer")
 
 
 @dataclass(frozen=True)
@@ -148,20 +145,6 @@ class _DeadlineCell:
         return data
 
 
-def _customer_key(complaint: Complaint) -> str | None:
-    customer = complaint.customer
-    if customer is None:
-        return None
-    if customer.external_id:
-        return f"id:{customer.external_id}"
-    if customer.email:
-        return f"email:{customer.email.strip().casefold()}"
-    if customer.phone:
-        digits = re.sub(r"\D", "", customer.phone)
-        return f"phone:{digits}" if digits else None
-    return None
-
-
 def compute_report(
     complaints: Iterable[Complaint], policy: Policy, options: ReportOptions
 ) -> dict[str, Any]:
@@ -202,7 +185,9 @@ def compute_report(
         "totals": {"current": tally.current, "previous": tally.previous},
         "deadlines": tally.deadline_rows(),
         "volume": tally.volume_rows(),
-        "recurrence": _recurrence(chosen, options),
+        "recurrence": recurrence(
+            chosen, options.date_from, options.date_to, window_days=options.window_days
+        ),
         "open_work": tally.open_work_rows(),
         "unplannable": sorted(set(tally.unplannable)),
     }
@@ -447,78 +432,3 @@ def _by_dimension(
             counts["risk_flag"][(clinic, str(flag))] += n
             counts["risk_flag"][("*", str(flag))] += n
     return counts
-
-
-_RELATED_KEYS = RECURRENCE_KEYS[:4]
-
-
-def _related_values(complaint: Complaint) -> list[tuple[str, str]]:
-    """(key, value) of each treatment, product, lot number and practitioner named."""
-    related = complaint.related
-    if related is None:
-        return []
-    found = []
-    for key in _RELATED_KEYS:
-        value = getattr(related, key)
-        if isinstance(value, str) and value.strip():
-            found.append((key, value.strip()))
-    return found
-
-
-def _recurrence(
-    chosen: Sequence[tuple[Complaint, date, datetime]], options: ReportOptions
-) -> dict[str, Any]:
-    window = timedelta(days=options.window_days)
-    salt = secrets.token_bytes(32)  # lives for this run only: the hashes mean nothing later
-    ordered = sorted(chosen, key=lambda item: (item[2], item[0].id))  # received, in UTC
-    last_seen: dict[tuple[str, str], datetime] = {}
-    complaints: Counter[tuple[str, str]] = Counter()
-    recurrences: Counter[tuple[str, str]] = Counter()
-    clinics: dict[tuple[str, str], set[str]] = defaultdict(set)
-    # Customers are only counted (never listed): a hash each, when they came last.
-    keyed = hashlib.blake2b(key=salt, digest_size=16)
-    customer_seen: dict[bytes, datetime] = {}
-    repeat_customers: set[bytes] = set()
-    repeat_complaints = 0
-    date_from, date_to = options.date_from, options.date_to
-    for complaint, day, received in ordered:
-        in_period = date_from <= day <= date_to
-        for slot in _related_values(complaint):
-            before = last_seen.get(slot)
-            last_seen[slot] = received
-            if not in_period:
-                continue
-            complaints[slot] += 1
-            clinics[slot].add(complaint.clinic)
-            if before is not None and received - before <= window:
-                recurrences[slot] += 1
-        customer = _customer_key(complaint)
-        if customer is not None:
-            hashed = keyed.copy()
-            hashed.update(customer.encode())
-            digest = hashed.digest()
-            before = customer_seen.get(digest)
-            customer_seen[digest] = received
-            if in_period and before is not None and received - before <= window:
-                repeat_customers.add(digest)
-                repeat_complaints += 1
-    listed = sorted(recurrences, key=lambda s: (-recurrences[s], -complaints[s], s[0], s[1]))
-    by_key: Counter[str] = Counter()
-    for (key, _), n in recurrences.items():
-        by_key[key] += n
-    return {
-        "items": [
-            {
-                "rank": rank,
-                "key": key,
-                "value": value,
-                "complaints": complaints[(key, value)],
-                "recurrences": recurrences[(key, value)],
-                "clinics": len(clinics[(key, value)]),
-            }
-            for rank, (key, value) in enumerate(listed, start=1)
-        ],
-        "by_key": {**{key: by_key[key] for key in _RELATED_KEYS}, "customer": repeat_complaints},
-        "repeat_complainants": len(repeat_customers),
-        "repeat_complaints": repeat_complaints,
-    }
