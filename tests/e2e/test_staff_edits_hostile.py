@@ -369,3 +369,153 @@ def test_a_deleted_ticket_whose_complaint_changed_three_times_comes_back_as_the_
 def adapter_properties(adapter: HubSpotAdapter) -> Any:
     """The adapter's property builder (what it would send)."""
     return adapter.properties
+
+
+# -- there and back ----------------------------------------------------------------------------
+
+
+def test_a_field_we_sent_b_staff_edited_then_we_go_back_to_a_is_sent(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """A → B (confirmed) → staff write C → we go back to A: A is a change on our side (its
+    hash differs from B's), so it goes, and the staff's C gives way on a ``source`` field."""
+    first = recent(summary="要約A")
+    run(adapter, store, [first])
+    run(adapter, store, [edited(first, summary="要約B")])
+    emulator.portal.update("tickets", ticket(emulator).id, {"subject": "staff wording C"})
+    emulator.portal.update("tickets", ticket(emulator).id, {"hs_pipeline_stage": CLOSED_STAGE})
+
+    run(adapter, store, [first])
+
+    held = ticket(emulator).properties
+    assert "要約A" in held["subject"]
+    assert held["hs_pipeline_stage"] == CLOSED_STAGE  # not ours to move: we did not change it
+
+
+def test_a_status_we_closed_staff_reopened_and_we_reopen_again_is_sent(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Stage is ``create``: open → we close (sent) → staff reopen → our source reopens too:
+    our data changed, the stage moves (here to where staff put it anyway), and nothing is
+    stuck: a second close from the source closes the ticket again."""
+    first = recent()
+    run(adapter, store, [first])
+    done = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    closed = edited(first, status="closed", acknowledged_at=done, resolved_at=done)
+    run(adapter, store, [closed])
+    assert ticket(emulator).properties["hs_pipeline_stage"] == CLOSED_STAGE
+    emulator.portal.update("tickets", ticket(emulator).id, {"hs_pipeline_stage": OPEN_STAGE})
+    run(adapter, store, [first])
+    assert ticket(emulator).properties["hs_pipeline_stage"] != CLOSED_STAGE
+    run(adapter, store, [closed])
+    assert ticket(emulator).properties["hs_pipeline_stage"] == CLOSED_STAGE
+
+
+def test_a_change_back_after_a_crash_between_write_and_record_reaches_hubspot(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """The write-ahead path: B is written, the process dies before recording it (the record
+    stays ``pending`` with A's hashes), the source goes back to A. HubSpot must end at A."""
+    first = recent(summary="要約A")
+    run(adapter, store, [first])
+    recording = store.record_results
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise RuntimeError("SIGKILL stand-in: the process died before recording")
+
+    store.record_results = killed  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        run(adapter, store, [edited(first, summary="要約B")])
+    store.record_results = recording  # type: ignore[method-assign]
+    record = store.get_many("hubspot", [first.id])[first.id]
+    assert record.state is RecordState.PENDING and "要約B" in ticket(emulator).properties["subject"]
+
+    run(adapter, store, [first])
+
+    assert "要約A" in ticket(emulator).properties["subject"], (
+        "change lost: crash after writing B, source back to A; the pending record's hashes "
+        "are A's (the last confirmed), so nothing is sent and HubSpot keeps B"
+    )
+
+
+# -- repair ------------------------------------------------------------------------------------
+
+
+def test_repair_with_unsynced_local_changes_sends_them_and_keeps_staff_owned_fields(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Staff change priority (ours) and close the ticket (theirs); the source meanwhile
+    changed the summary, not yet synced. Repair pushes the new version: our summary arrives,
+    our priority is put back, staff's close stays."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    held = ticket(emulator)
+    priority = held.properties["hs_ticket_priority"]
+    emulator.portal.update(
+        "tickets",
+        held.id,
+        {
+            "hs_ticket_priority": "LOW" if priority != "LOW" else "HIGH",
+            "hs_pipeline_stage": CLOSED_STAGE,
+        },
+    )
+    changed = edited(complaint, summary="まだ同期していない要約")
+
+    report = reconcile([changed], adapter=adapter, store=store, repair=True)
+
+    assert report.repair is not None and report.repair.updated == 1
+    after = ticket(emulator).properties
+    assert "まだ同期していない要約" in after["subject"]
+    assert after["hs_ticket_priority"] == priority
+    assert after["hs_pipeline_stage"] == CLOSED_STAGE
+    assert [f.kind for f in report.findings].count(FindingKind.STATUS_MOVED) == 1
+
+
+def test_repair_with_staff_owned_due_dates_moves_no_due_date_even_when_forced(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """``task_due = "create"``: a complaint repaired for another reason (priority drift) is
+    pushed with ``repair``; the due date staff moved must not go back with it."""
+    from crm_complaints.fields import FieldOwners
+
+    adapter.field_owners = FieldOwners({"task_due": "create"})
+    complaint = recent()
+    run(adapter, store, [complaint])
+    call = tasks(emulator)["initial_response"]
+    moved = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="milliseconds")
+    moved = moved.replace("+00:00", "Z")
+    emulator.portal.update("tasks", call.id, {"hs_timestamp": moved})
+    held = ticket(emulator)
+    priority = held.properties["hs_ticket_priority"]
+    emulator.portal.update(
+        "tickets", held.id, {"hs_ticket_priority": "LOW" if priority != "LOW" else "HIGH"}
+    )
+
+    report = reconcile([complaint], adapter=adapter, store=store, repair=True)
+
+    assert report.repair is not None and report.repair.updated == 1
+    assert ticket(emulator).properties["hs_ticket_priority"] == priority
+    assert tasks(emulator)["initial_response"].properties["hs_timestamp"] == moved
+
+
+def test_a_stale_finding_repairs_without_undoing_staff_work(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """The CRM holds another version than the store says (someone restored an old copy of
+    the version marker): repair re-pushes, staff's close and reassignment stay."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    held = ticket(emulator)
+    other = "102" if held.properties.get("hubspot_owner_id") != "102" else "101"
+    emulator.portal.update(
+        "tickets",
+        held.id,
+        {"crm_version": "0" * 16, "hs_pipeline_stage": CLOSED_STAGE, "hubspot_owner_id": other},
+    )
+
+    report = reconcile([complaint], adapter=adapter, store=store, repair=True)
+
+    assert FindingKind.STALE in {f.kind for f in report.findings}
+    after = ticket(emulator).properties
+    assert after["crm_version"] != "0" * 16
+    assert (after["hs_pipeline_stage"], after.get("hubspot_owner_id")) == (CLOSED_STAGE, other)
