@@ -17,18 +17,12 @@ SIGKILL.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 import re
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +42,18 @@ from .migrations import (
     runs,
 )
 from .quarantine import QuarantineEntry
+from .state_locks import advisory_lock, file_lock, file_safe
+from .state_overview import NamespaceStatus, namespace_overview, run_record
+from .state_records import (
+    FailedWrite,
+    RecordState,
+    RunRecord,
+    StateStore,
+    StoredRecord,
+    SyncedWrite,
+    aware,
+    utc_now,
+)
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -65,94 +71,6 @@ __all__ = [
 ]
 
 
-class RecordState(StrEnum):
-    PENDING = "pending"  # a write was intended; its outcome is unknown (in flight or crashed)
-    SYNCED = "synced"  # the remote confirmed ``synced_hash``
-    QUARANTINED = "quarantined"  # the remote rejected ``pending_hash``; needs a changed record
-    FAILED = "failed"  # retries ran out this run; the next run tries again
-    DELETED = "deleted"  # someone deleted it in the CRM; left deleted unless asked to recreate
-
-
-@dataclass(frozen=True)
-class SyncedWrite:
-    """The remote confirmed ``version`` of a complaint; ``refs`` are its ids over there."""
-
-    version: str
-    refs: Mapping[str, str]
-    sent: Mapping[str, Mapping[str, str]] | None = None
-    """Hashes of the field values the remote now holds from us (see
-    :mod:`crm_complaints.fields`); ``None`` keeps what the store had."""
-
-
-@dataclass(frozen=True)
-class FailedWrite:
-    """Writing ``version`` failed with ``error``; ``quarantined`` when the remote rejected it
-    (retrying the same version cannot help), otherwise it is left for the next run."""
-
-    version: str
-    error: str
-    quarantined: bool
-    fingerprint: str | None = None
-    """The adapter settings that decided what was sent (see ``Adapter.fingerprint``): a
-    quarantined record is tried again once they change."""
-    deleted: bool = False
-    """The remote object is gone (deleted in the CRM): the record becomes ``deleted``."""
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    adapter: str
-    complaint_id: str
-    state: RecordState
-    synced_hash: str | None
-    pending_hash: str | None
-    refs: Mapping[str, str]
-    attempts: int
-    last_error: str | None
-    updated_at: datetime
-    synced_at: datetime | None
-    revision: int = 0
-    """Counts the distinct versions handed to the adapter (1 for the first); a retry of the
-    same version keeps it. Webhook event ids derive from it."""
-    fingerprint: str | None = None
-    """For a quarantined record: the adapter fingerprint it was rejected under."""
-    sent: Mapping[str, Mapping[str, str]] | None = None
-    """Hashes of the field values last sent, per remote object (``None``: not known)."""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    kind: str
-    adapter: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-    counts: Mapping[str, int] = field(default_factory=dict)
-    namespace: str = DEFAULT_NAMESPACE
-
-
-@dataclass(frozen=True)
-class NamespaceStatus:
-    """One portal (namespace) and adapter at a glance, for an integrator running many."""
-
-    namespace: str
-    adapter: str
-    last_run: RunRecord | None
-    pending: int
-    failed: int
-    quarantined: int
-    last_reconcile: RunRecord | None
-    """The last finished reconciliation: its ``counts["overdue"]`` is the overdue work it saw."""
-
-    @property
-    def overdue(self) -> int | None:
-        """Overdue tasks as of the last reconciliation (``None``: never reconciled)."""
-        if self.last_reconcile is None:
-            return None
-        return int(self.last_reconcile.counts.get("overdue", 0))
-
-
 NAMESPACE_PATTERN = r"[a-z0-9]([a-z0-9._-]{0,62})"
 """A namespace: 1-63 lowercase letters, digits, ``.``, ``_`` or ``-``, starting with a letter or
 digit; it fits a Kubernetes label value and a file name."""
@@ -166,76 +84,6 @@ def check_namespace(namespace: str) -> str:
             f"with a letter or digit ({len(namespace)} chars given)"
         )
     return namespace
-
-
-class StateStore(ABC):
-    """What the sync engine needs from a state backend."""
-
-    @abstractmethod
-    def get_many(self, adapter: str, complaint_ids: Sequence[str]) -> dict[str, StoredRecord]: ...
-
-    @abstractmethod
-    def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> dict[str, int]:
-        """Write-ahead: these complaint ids are about to be written at these versions.
-        Returns each one's revision: unchanged when the version is the one last marked (a
-        retry or a rerun after a crash), one more when it is a new version."""
-
-    @abstractmethod
-    def record_results(
-        self,
-        adapter: str,
-        synced: Mapping[str, SyncedWrite],
-        failed: Mapping[str, FailedWrite],
-    ) -> None:
-        """Commit outcomes by complaint id, ``synced`` and ``failed``, in one transaction."""
-
-    @abstractmethod
-    def start_run(self, kind: str, adapter: str) -> int: ...
-
-    @abstractmethod
-    def finish_run(self, run_id: int, outcome: str, counts: Mapping[str, int]) -> None: ...
-
-    @abstractmethod
-    def add_quarantine(self, run_id: int, entries: Iterable[QuarantineEntry]) -> None: ...
-
-    @abstractmethod
-    def recent_runs(self, limit: int = 10) -> list[RunRecord]: ...
-
-    @abstractmethod
-    def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
-        """Records not synced (pending, failed, quarantined)."""
-
-    @abstractmethod
-    def quarantine_of_run(self, run_id: int) -> list[dict[str, Any]]: ...
-
-    @abstractmethod
-    def all_records(self, adapter: str) -> Iterator[StoredRecord]: ...
-
-    @abstractmethod
-    def mark_deleted(self, adapter: str, complaint_ids: Iterable[str]) -> None:
-        """Reconciliation found these synced complaints deleted in the CRM: later syncs leave
-        them deleted (until recreated on request)."""
-
-    @abstractmethod
-    @contextmanager
-    def run_lock(self, adapter: str, wait_seconds: float = 0.0) -> Iterator[None]:
-        """Exclusive lock for one sync/reconcile run of this namespace and ``adapter``; raises
-        LockHeldError when another process (or another store object) holds it."""
-        yield  # pragma: no cover
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands datetimes back naive; they were written in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class SqlStateStore(StateStore):
@@ -394,14 +242,14 @@ class SqlStateStore(StateStore):
             f"{self.migration_wait_seconds:g} s"
         )
         if self.engine.dialect.name == "postgresql":
-            with self._advisory_lock("migrate", deadline, waited) as conn:
+            with advisory_lock(self.engine, "migrate", deadline, waited) as conn:
                 yield conn
             return
         if self.lock_path is None:  # an in-memory SQLite database: one process by definition
             with self.engine.connect() as conn:
                 yield conn
             return
-        with _file_lock(self.lock_path, deadline, waited), self.engine.connect() as conn:
+        with file_lock(self.lock_path, deadline, waited), self.engine.connect() as conn:
             yield conn
 
     def schema_version(self) -> int:
@@ -423,7 +271,7 @@ class SqlStateStore(StateStore):
     def mark_pending(self, adapter: str, versions: Mapping[str, str]) -> dict[str, int]:
         if not versions:
             return {}
-        now = _now()
+        now = utc_now()
         revisions: dict[str, int] = {}
         with self.engine.begin() as conn:
             existing = {
@@ -478,7 +326,7 @@ class SqlStateStore(StateStore):
         synced: Mapping[str, SyncedWrite],
         failed: Mapping[str, FailedWrite],
     ) -> None:
-        now = _now()
+        now = utc_now()
         by_id = (*self._mine(adapter), records.c.complaint_id == bindparam("b_id"))
         with self.engine.begin() as conn:
             if synced:
@@ -537,7 +385,7 @@ class SqlStateStore(StateStore):
                     namespace=self.namespace,
                     kind=kind,
                     adapter=adapter,
-                    started_at=_now(),
+                    started_at=utc_now(),
                     counts="{}",
                 )
             )
@@ -551,7 +399,7 @@ class SqlStateStore(StateStore):
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id, runs.c.namespace == self.namespace)
-                .values(finished_at=_now(), outcome=outcome, counts=json.dumps(dict(counts)))
+                .values(finished_at=utc_now(), outcome=outcome, counts=json.dumps(dict(counts)))
             )
 
     def add_quarantine(self, run_id: int, entries: Iterable[QuarantineEntry]) -> None:
@@ -573,7 +421,7 @@ class SqlStateStore(StateStore):
         with self.engine.connect() as conn:
             query = sa.select(runs).where(runs.c.namespace == self.namespace)
             rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit)).mappings()
-            return [_run(row) for row in rows]
+            return [run_record(row) for row in rows]
 
     def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
         query = sa.select(records).where(
@@ -623,7 +471,7 @@ class SqlStateStore(StateStore):
                     .values(
                         state=RecordState.DELETED.value,
                         last_error="deleted in the CRM",
-                        updated_at=_now(),
+                        updated_at=utc_now(),
                     )
                 )
 
@@ -642,7 +490,7 @@ class SqlStateStore(StateStore):
             f"adapter {adapter!r} on {self.where}"
         )
         if self.engine.dialect.name == "postgresql":
-            with self._advisory_lock(f"run/{self.namespace}/{adapter}", deadline, held):
+            with advisory_lock(self.engine, f"run/{self.namespace}/{adapter}", deadline, held):
                 yield
             return
         if self.lock_path is None:
@@ -650,35 +498,15 @@ class SqlStateStore(StateStore):
                 f"no run lock for a {self.engine.dialect.name} state store without a file: use "
                 "SQLite (state.path) or PostgreSQL"
             )
-        slug = f"{self.namespace}.{_file_safe(adapter)}"
-        with _file_lock(self.lock_path.with_name(f"{self.lock_path.name}.{slug}"), deadline, held):
+        slug = f"{self.namespace}.{file_safe(adapter)}"
+        with file_lock(self.lock_path.with_name(f"{self.lock_path.name}.{slug}"), deadline, held):
             yield
-
-    @contextmanager
-    def _advisory_lock(self, name: str, deadline: float, held: str) -> Iterator[sa.Connection]:
-        """A PostgreSQL session advisory lock on ``name`` within the current schema (tests and
-        deployments may keep several stores in one database), and the connection holding it."""
-        key = sa.func.hashtextextended(sa.func.concat(sa.func.current_schema(), "/", name), 0)
-        with self.engine.connect() as conn:
-            while not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
-                conn.rollback()
-                if time.monotonic() >= deadline:
-                    raise LockHeldError(held)
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-            conn.commit()  # the lock is the session's; no transaction stays open for the run
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction():
-                    conn.rollback()
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                conn.commit()
 
     def all_namespaces(self) -> list[NamespaceStatus]:
         """Every namespace and adapter in this database (not only this store's namespace):
         last run and outcome, records pending, failed and quarantined, and the last
         reconciliation (overdue work). For an integrator's ``status --all-namespaces``."""
-        return _overview(self.engine)
+        return namespace_overview(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -694,87 +522,6 @@ def _sqlite_pragmas(dbapi_connection: Any, *, busy_timeout_ms: int = 10000) -> N
     cursor.close()
 
 
-@contextmanager
-def _file_lock(path: Path, deadline: float, held: str) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (created owner-only), retried until ``deadline``."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockHeldError(held) from None
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _file_safe(name: str) -> str:
-    """An adapter name as part of a file name: itself when it is plain, else a digest."""
-    if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
-        return name
-    return "h" + hashlib.sha256(name.encode()).hexdigest()[:16]
-
-
-def _run(row: sa.RowMapping) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        kind=row["kind"],
-        adapter=row["adapter"],
-        started_at=_aware(row["started_at"]) or _now(),
-        finished_at=_aware(row["finished_at"]),
-        outcome=row["outcome"],
-        counts=json.loads(row["counts"] or "{}"),
-        namespace=row["namespace"],
-    )
-
-
-def _overview(engine: Engine) -> list[NamespaceStatus]:
-    with engine.connect() as conn:
-        counted: dict[tuple[str, str], dict[str, int]] = {}
-        by_state = sa.select(
-            records.c.namespace, records.c.adapter, records.c.state, sa.func.count()
-        ).group_by(records.c.namespace, records.c.adapter, records.c.state)
-        for namespace, adapter, state, count in conn.execute(by_state):
-            counted.setdefault((namespace, adapter), {})[state] = int(count)
-        last_ids = sa.select(sa.func.max(runs.c.id)).group_by(runs.c.namespace, runs.c.adapter)
-        last = {
-            (run.namespace, run.adapter): run
-            for run in map(
-                _run, conn.execute(sa.select(runs).where(runs.c.id.in_(last_ids))).mappings()
-            )
-        }
-        reconciled_ids = (
-            sa.select(sa.func.max(runs.c.id))
-            .where(runs.c.kind == "reconcile", runs.c.finished_at.is_not(None))
-            .group_by(runs.c.namespace, runs.c.adapter)
-        )
-        reconciled = {
-            (run.namespace, run.adapter): run
-            for run in map(
-                _run, conn.execute(sa.select(runs).where(runs.c.id.in_(reconciled_ids))).mappings()
-            )
-        }
-    return [
-        NamespaceStatus(
-            namespace=namespace,
-            adapter=adapter,
-            last_run=last.get((namespace, adapter)),
-            pending=counted.get((namespace, adapter), {}).get(RecordState.PENDING.value, 0),
-            failed=counted.get((namespace, adapter), {}).get(RecordState.FAILED.value, 0),
-            quarantined=counted.get((namespace, adapter), {}).get(RecordState.QUARANTINED.value, 0),
-            last_reconcile=reconciled.get((namespace, adapter)),
-        )
-        for namespace, adapter in sorted(set(counted) | set(last))
-    ]
-
-
 def _stored(row: sa.RowMapping) -> StoredRecord:
     return StoredRecord(
         adapter=row["adapter"],
@@ -785,8 +532,8 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
         refs=json.loads(row["refs"] or "{}"),
         attempts=row["attempts"],
         last_error=row["last_error"],
-        updated_at=_aware(row["updated_at"]) or _now(),
-        synced_at=_aware(row["synced_at"]),
+        updated_at=aware(row["updated_at"]) or utc_now(),
+        synced_at=aware(row["synced_at"]),
         revision=row["revision"],
         fingerprint=row["fingerprint"],
         sent=json.loads(row["sent"]) if row["sent"] else None,
