@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 
+from crm_complaints.adapters.base import PushResult
 from crm_complaints.adapters.hubspot import HubSpotAdapter
+from crm_complaints.adapters.webhook import WebhookAdapter, WebhookConfig
 from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.emulator.portal import StoredObject
 from crm_complaints.errors import TransientError
-from crm_complaints.policy import Policy
+from crm_complaints.policy import PlannedComplaint, Policy
+from crm_complaints.receiver import WebhookReceiver, running_receiver
 from crm_complaints.reconcile import FindingKind, reconcile
 from crm_complaints.retry import RetryPolicy
 from crm_complaints.schema import Complaint
@@ -519,3 +522,80 @@ def test_a_stale_finding_repairs_without_undoing_staff_work(
     after = ticket(emulator).properties
     assert after["crm_version"] != "0" * 16
     assert (after["hs_pipeline_stage"], after.get("hubspot_owner_id")) == (CLOSED_STAGE, other)
+
+
+# -- the webhook's changed_fields ---------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver(webhook_secret: str) -> Iterator[WebhookReceiver]:
+    with running_receiver(webhook_secret) as server:
+        yield server
+
+
+def webhook(receiver: WebhookReceiver) -> WebhookAdapter:
+    return WebhookAdapter(WebhookConfig.model_validate({"url": receiver.url}))
+
+
+def delivered(receiver: WebhookReceiver, complaint_id: str) -> list[dict[str, Any]]:
+    ids = receiver.state.events_per_complaint[complaint_id]
+    return [receiver.state.accepted[i] for i in ids]
+
+
+def test_changed_fields_are_the_same_after_a_retried_delivery(
+    receiver: WebhookReceiver, store: SqlStateStore
+) -> None:
+    """The receiver answers 503 twice, then takes the event: what it gets names the same
+    changed fields as a first-time delivery would (the retry compares with the last
+    *confirmed* delivery, not with the attempt that failed)."""
+    first = recent()
+    with webhook(receiver) as adapter:
+        sync([first], adapter=adapter, store=store, retry=RetryPolicy.no_wait())
+        receiver.script[first.id] = [503, 503]
+        summary = sync(
+            [edited(first, category="product")],
+            adapter=adapter,
+            store=store,
+            retry=RetryPolicy.no_wait(),
+        )
+    assert (summary.updated, summary.failed) == (1, 0)
+    _, update = delivered(receiver, first.id)
+    changed = update["data"]["changed_fields"]
+    assert "category" in changed and "summary" not in changed
+
+
+def test_changed_fields_after_an_unconfirmed_delivery_name_the_change_back(
+    receiver: WebhookReceiver, store: SqlStateStore
+) -> None:
+    """A → B delivered, but the receiver's answer was lost (the run ends failed) → back to A.
+    The receiver holds B, so A's event must list ``category`` as changed; a receiver applying
+    only ``changed_fields`` would otherwise keep B."""
+    first = recent(category="service_attitude")
+    with webhook(receiver) as adapter:
+        sync([first], adapter=adapter, store=store, retry=RetryPolicy.no_wait())
+        deliver = adapter._deliver
+
+        def answer_lost(item: PlannedComplaint) -> PushResult:
+            deliver(item)  # the receiver took it
+            return PushResult.failed(
+                item.complaint_id, TransientError("read timed out", adapter="webhook")
+            )
+
+        adapter._deliver = answer_lost  # type: ignore[method-assign]
+        failed = sync(
+            [edited(first, category="product")],
+            adapter=adapter,
+            store=store,
+            retry=RetryPolicy.no_wait(max_attempts=1),
+        )
+        del adapter._deliver
+        assert failed.failed == 1
+        sync([first], adapter=adapter, store=store, retry=RetryPolicy.no_wait())
+    events = delivered(receiver, first.id)
+    assert events[-2]["data"]["complaint"]["category"] == "product"  # the receiver got B
+    last = events[-1]["data"]
+    assert last["complaint"]["category"] == "service_attitude"
+    assert "category" in last.get("changed_fields", []), (
+        "changed_fields after an unconfirmed delivery of B compare A with A (the last "
+        f"confirmed) and miss the change back: {last.get('changed_fields')}"
+    )
