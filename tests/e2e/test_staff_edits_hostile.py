@@ -78,19 +78,19 @@ def tasks(emulator: HubSpotEmulator, complaint_id: str = "HOSTILE-1") -> dict[st
     }
 
 
-def answer_lost_on(adapter: HubSpotAdapter, what: str) -> list[int]:
-    """Every request named ``what`` reaches HubSpot and is applied, but its answer never
+def answer_lost_on(adapter: HubSpotAdapter, request: str) -> list[int]:
+    """Every request named ``request`` reaches HubSpot and is applied, but its answer never
     comes back (a timeout after the write): the client sees a transient error. Returns a
-    counter list the caller can read."""
+    list that grows by one per such request."""
     client = adapter.client
     original = client.call_json
     applied: list[int] = []
 
-    def lossy(name: str, method: Any, **kwargs: Any) -> dict[str, Any]:
-        answer = original(name, method, **kwargs)
-        if name == what:
+    def lossy(what: str, method: Any, **kwargs: Any) -> dict[str, Any]:
+        answer = original(what, method, **kwargs)
+        if what == request:
             applied.append(1)
-            raise TransientError(f"{name}: read timed out", adapter="hubspot")
+            raise TransientError(f"{what}: read timed out", adapter="hubspot")
         return answer
 
     client.call_json = lossy  # type: ignore[method-assign]
@@ -166,11 +166,11 @@ def test_a_retry_within_the_run_sends_the_ticket_once_and_records_every_hash(
     client = adapter.client
     original = client.call_json
 
-    def spy(name: str, method: Any, **kwargs: Any) -> dict[str, Any]:
+    def spy(what: str, method: Any, **kwargs: Any) -> dict[str, Any]:
         batch = kwargs.get("batch_input_simple_public_object_batch_input")
-        if batch is not None and name == "update tickets":
+        if batch is not None and what == "update tickets":
             writes.extend(dict(i.properties) for i in batch.inputs)
-        return original(name, method, **kwargs)
+        return original(what, method, **kwargs)
 
     client.call_json = spy  # type: ignore[method-assign]
     changed = edited(first, category="product")
@@ -249,7 +249,7 @@ def test_owner_fallback_repair_leaves_work_staff_already_reassigned(
     already gave to a colleague is not the leaver's any more."""
     complaint = recent()
     run(adapter, store, [complaint])
-    leaver, colleague = staff_take_over_from_a_leaver(emulator)
+    _, colleague = staff_take_over_from_a_leaver(emulator)
     later = fresh_adapter(emulator)
 
     report = reconcile([complaint], adapter=later, store=store, repair=True)
@@ -598,4 +598,41 @@ def test_changed_fields_after_an_unconfirmed_delivery_name_the_change_back(
     assert "category" in last.get("changed_fields", []), (
         "changed_fields after an unconfirmed delivery of B compare A with A (the last "
         f"confirmed) and miss the change back: {last.get('changed_fields')}"
+    )
+
+
+def test_recreating_a_deleted_ticket_keeps_staff_work_on_its_surviving_tasks(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Deleting a ticket leaves its tasks in HubSpot (only the links go). Staff had completed
+    the first response and reassigned the investigation; the ticket is deleted, then
+    recreated on request. The tasks are relinked: their status and owner are staff's
+    (``create`` fields) and must survive, as they would any other update. (Deleting a record
+    leaves its tasks on the task page, unlinked; HubSpot says so for contacts,
+    https://knowledge.hubspot.com/privacy-and-consent/understand-restorable-and-permanent-contact-deletions,
+    and the emulator does the same for tickets.)"""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    held = tasks(emulator)
+    kinds = sorted(held)
+    assert "initial_response" in kinds and len(kinds) > 1
+    other_kind = next(k for k in kinds if k != "initial_response")
+    owner = held[other_kind].properties.get("hubspot_owner_id")
+    colleague = next(o for o in ("101", "102", "103") if o != owner)
+    emulator.portal.update("tasks", held["initial_response"].id, {"hs_task_status": "COMPLETED"})
+    emulator.portal.update("tasks", held[other_kind].id, {"hubspot_owner_id": colleague})
+    emulator.portal.archive("tickets", ticket(emulator).id)
+    latest = edited(complaint, summary="削除後")
+    run(adapter, store, [latest])  # finds it deleted
+
+    reconcile([latest], adapter=adapter, store=store, repair=True, recreate_deleted=True)
+
+    after = tasks(emulator)
+    assert_exactly_once(emulator, [latest])  # relinked, not made twice
+    status = after["initial_response"].properties["hs_task_status"]
+    moved_to = after[other_kind].properties.get("hubspot_owner_id")
+    assert (status, moved_to) == ("COMPLETED", colleague), (
+        f"staff edit overwritten by --recreate-deleted: the surviving tasks were written with "
+        f"every field (status {status}, {other_kind} owner {moved_to}); the engine drops the "
+        "stored hashes of the tasks too, not only the ticket's"
     )
