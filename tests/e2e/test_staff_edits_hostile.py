@@ -636,3 +636,48 @@ def test_recreating_a_deleted_ticket_keeps_staff_work_on_its_surviving_tasks(
         f"every field (status {status}, {other_kind} owner {moved_to}); the engine drops the "
         "stored hashes of the tasks too, not only the ticket's"
     )
+
+
+def test_a_recreate_that_failed_part_way_is_not_taken_for_deleted_again(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """``--recreate-deleted`` makes the new ticket, then its tasks fail (503 every attempt):
+    the record is left ``failed`` with the *old* ticket's id in its refs. An operator reruns
+    reconcile at once; search has not indexed the new ticket yet (it lags writes by seconds),
+    and the refs name the old, deleted one. The complaint must not be marked deleted while its
+    new ticket lives, or every later sync skips it. (It holds: the exact read goes by our
+    ``crm_complaint_id``, not by the ticket id in the refs.)"""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    emulator.portal.archive("tickets", ticket(emulator).id)
+    run(adapter, store, [edited(complaint, summary="x")])
+    latest = edited(complaint, summary="x")
+    emulator.script = [(503, "hs_task_body")] * ATTEMPTS * 2
+    reconcile(
+        [latest],
+        adapter=adapter,
+        store=store,
+        repair=True,
+        recreate_deleted=True,
+        retry=RetryPolicy.no_wait(max_attempts=ATTEMPTS),
+    )
+    emulator.script = []
+    made = ticket(emulator).id  # the recreate's ticket exists
+    assert store.get_many("hubspot", [complaint.id])[complaint.id].state is RecordState.FAILED
+    listing = adapter.list_owned
+
+    def lagging() -> Iterator[Any]:  # search has not seen the new ticket yet
+        return (r for r in listing() if r.complaint_id != complaint.id)
+
+    adapter.list_owned = lagging  # type: ignore[method-assign]
+    reconcile([latest], adapter=adapter, store=store)
+    del adapter.list_owned
+    final = edited(complaint, summary="その後の変更")
+    run(adapter, store, [final])
+
+    state = store.get_many("hubspot", [complaint.id])[complaint.id].state
+    assert "その後の変更" in ticket(emulator).properties["subject"], (
+        f"change lost: the new ticket {made} exists, but a reconcile under search lag read the "
+        f"old ticket id from the failed recreate's refs and marked the record {state.value}; "
+        "sync now skips it"
+    )
