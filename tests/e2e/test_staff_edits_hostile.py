@@ -681,3 +681,37 @@ def test_a_recreate_that_failed_part_way_is_not_taken_for_deleted_again(
         f"old ticket id from the failed recreate's refs and marked the record {state.value}; "
         "sync now skips it"
     )
+
+
+def test_one_batch_with_a_deleted_ticket_a_changed_one_and_a_new_one(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Category changes on two known complaints (ticket and task bodies change), one of their
+    tickets deleted in HubSpot, plus a new complaint, all in one batch: the deleted one's
+    orphaned tasks are not written, the other two are whole, staff's close survives."""
+    keep, gone = recent("HOSTILE-1"), recent("HOSTILE-2")
+    run(adapter, store, [keep, gone])
+    emulator.portal.archive("tickets", ticket(emulator, gone.id).id)
+    emulator.portal.update("tickets", ticket(emulator, keep.id).id, {"hs_pipeline_stage": "4"})
+    orphan_bodies = {k: t.properties["hs_task_body"] for k, t in tasks(emulator, gone.id).items()}
+    new = recent("HOSTILE-3")
+    batch = [edited(keep, category="product"), edited(gone, category="product"), new]
+
+    summary = run(adapter, store, batch)
+
+    assert (summary.created, summary.updated, summary.deleted_in_crm) == (1, 1, 1)
+    assert summary.failed == 0 and summary.exit_code == 0
+    held = ticket(emulator, keep.id).properties
+    assert held["crm_category"] == "product" and held["hs_pipeline_stage"] == CLOSED_STAGE
+    bodies = {k: t.properties["hs_task_body"] for k, t in tasks(emulator, keep.id).items()}
+    assert all(b.startswith("販売製品") for b in bodies.values()), bodies
+    assert {
+        k: t.properties["hs_task_body"] for k, t in tasks(emulator, gone.id).items()
+    } == orphan_bodies
+    states = store.get_many("hubspot", [keep.id, gone.id, new.id])
+    assert [states[c].state for c in (keep.id, gone.id, new.id)] == [
+        RecordState.SYNCED,
+        RecordState.DELETED,
+        RecordState.SYNCED,
+    ]
+    assert ticket(emulator, new.id).properties["crm_complaint_id"] == new.id
