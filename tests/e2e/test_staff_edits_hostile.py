@@ -715,3 +715,32 @@ def test_one_batch_with_a_deleted_ticket_a_changed_one_and_a_new_one(
         RecordState.SYNCED,
     ]
     assert ticket(emulator, new.id).properties["crm_complaint_id"] == new.id
+
+
+def test_a_reopen_after_a_failed_run_is_not_undone_by_the_next_run(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """The source closes the complaint; the ticket update (stage: closed) goes through, every
+    task write fails, the run ends failed. Staff see the closed ticket and reopen it. The next
+    run has the same version to finish: it must write the tasks, not close the ticket again
+    (our data has not changed since HubSpot took our close; the adapter knew the ticket was
+    written when it reported the failure)."""
+    first = recent()
+    run(adapter, store, [first])
+    done = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    closed = edited(first, status="closed", acknowledged_at=done, resolved_at=done)
+    emulator.script = [(503, "hs_task_status")] * ATTEMPTS * 4  # creates and updates
+    failed = run(adapter, store, [closed])
+    emulator.script = []
+    assert failed.failed == 1
+    assert ticket(emulator).properties["hs_pipeline_stage"] == CLOSED_STAGE
+    emulator.portal.update("tickets", ticket(emulator).id, {"hs_pipeline_stage": OPEN_STAGE})
+
+    finished = run(adapter, store, [closed])
+
+    assert finished.updated == 1
+    assert ticket(emulator).properties["hs_pipeline_stage"] == OPEN_STAGE, (
+        "staff edit overwritten: the retry of an unconfirmed version re-sent the stage HubSpot "
+        "had already taken, closing the ticket staff reopened since (the ticket's new hashes "
+        "are not recorded when the tasks fail)"
+    )
