@@ -744,3 +744,28 @@ def test_a_reopen_after_a_failed_run_is_not_undone_by_the_next_run(
         "had already taken, closing the ticket staff reopened since (the ticket's new hashes "
         "are not recorded when the tasks fail)"
     )
+
+
+def test_a_description_removed_at_the_source_is_cleared_in_hubspot(
+    emulator: HubSpotEmulator, store: SqlStateStore
+) -> None:
+    """A clinic that opted in to sending descriptions removes one at the source (it named a
+    patient): the ticket's ``content`` must be cleared, as the demand and risk flags are
+    (``_risk_and_demand`` sends "" for them). Leaving it would keep personal data in HubSpot
+    that the clinic removed."""
+    from crm_complaints.config import DEFAULT_ALLOWED_FIELDS
+
+    opted_in = make_adapter(emulator)
+    opted_in.allowed_fields = (*DEFAULT_ALLOWED_FIELDS, "description")
+    opted_in.setup()
+    complaint = recent(description="受付で説明がなかった")
+    run(opted_in, store, [complaint])
+    assert ticket(emulator).properties.get("content") == "受付で説明がなかった"
+
+    run(opted_in, store, [edited(complaint, description=None)])
+
+    opted_in.close()
+    assert not ticket(emulator).properties.get("content"), (
+        "the removed description stays in HubSpot: Properties.ticket adds ``content`` only "
+        "when there is a description, so removing it sends nothing"
+    )
