@@ -769,3 +769,27 @@ def test_a_description_removed_at_the_source_is_cleared_in_hubspot(
         "the removed description stays in HubSpot: Properties.ticket adds ``content`` only "
         "when there is a description, so removing it sends nothing"
     )
+
+
+def test_staff_work_on_a_new_ticket_whose_first_sync_failed_survives_the_retry(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """A new complaint: the ticket is made, its tasks fail (503 every attempt), the run ends
+    failed. The ticket is in HubSpot and staff start on it: they reassign it. The next run
+    finishes the same version: it makes the tasks; it must not put the ticket's owner back."""
+    complaint = recent()
+    emulator.script = [(503, "hs_task_body")] * ATTEMPTS
+    failed = run(adapter, store, [complaint])
+    emulator.script = []
+    assert failed.failed == 1 and not tasks(emulator)
+    held = ticket(emulator)
+    other = "102" if held.properties.get("hubspot_owner_id") != "102" else "101"
+    emulator.portal.update("tickets", held.id, {"hubspot_owner_id": other})
+
+    finished = run(adapter, store, [complaint])
+
+    assert finished.failed == 0 and tasks(emulator)
+    assert ticket(emulator).properties.get("hubspot_owner_id") == other, (
+        "staff edit overwritten: the retry of a first sync that failed after the ticket upsert "
+        "upserts the ticket again with every field (no refs, no hashes: new=True)"
+    )
