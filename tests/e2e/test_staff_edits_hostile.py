@@ -793,3 +793,41 @@ def test_staff_work_on_a_new_ticket_whose_first_sync_failed_survives_the_retry(
         "staff edit overwritten: the retry of a first sync that failed after the ticket upsert "
         "upserts the ticket again with every field (no refs, no hashes: new=True)"
     )
+
+
+def test_tasks_follow_a_recreated_ticket_when_the_recreate_failed_part_way(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """``--recreate-deleted`` makes the new ticket, the writes of the surviving tasks fail
+    (503 every attempt), the record is left ``failed``. The next sync finishes it: the tasks
+    must end linked to the new ticket, even though none of their fields changed."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    emulator.portal.archive("tickets", ticket(emulator).id)
+    latest = edited(complaint, summary="削除後")
+    run(adapter, store, [latest])
+    emulator.script = [(503, "hs_task_body")] * ATTEMPTS * 2
+    reconcile(
+        [latest],
+        adapter=adapter,
+        store=store,
+        repair=True,
+        recreate_deleted=True,
+        retry=RetryPolicy.no_wait(max_attempts=ATTEMPTS),
+    )
+    emulator.script = []
+    assert store.get_many("hubspot", [complaint.id])[complaint.id].state is RecordState.FAILED
+
+    finished = run(adapter, store, [latest])
+
+    assert finished.failed == 0
+    made = ticket(emulator).id
+    linked = {
+        kind: emulator.portal.associated("tasks", t.id, "tickets")
+        for kind, t in tasks(emulator).items()
+    }
+    assert all(made in links for links in linked.values()), (
+        f"tasks left without their ticket {made}: {linked}; the finishing sync compared the "
+        "tasks with their old hashes, found nothing to write and so never relinked them "
+        "(TaskWrites._link_known only looks at tasks it updates)"
+    )
