@@ -831,3 +831,32 @@ def test_tasks_follow_a_recreated_ticket_when_the_recreate_failed_part_way(
         "tasks with their old hashes, found nothing to write and so never relinked them "
         "(TaskWrites._link_known only looks at tasks it updates)"
     )
+
+
+def test_a_due_date_moved_before_the_last_sync_is_still_put_back_by_repair(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Due dates are ours by default: staff move the 2-hour call to tomorrow, then the
+    every-few-minutes sync runs (nothing changed on our side), then the nightly
+    ``reconcile --repair``. The moved date is drift and must be put back, not missed because
+    the task changed before the last sync and is not yet overdue."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    planned = tasks(emulator)["initial_response"].properties["hs_timestamp"]
+    moved = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="milliseconds")
+    emulator.portal.update(
+        "tasks",
+        tasks(emulator)["initial_response"].id,
+        {"hs_timestamp": moved.replace("+00:00", "Z")},
+    )
+    quiet = run(adapter, store, [complaint])
+    assert quiet.unchanged == 1
+
+    report = reconcile([complaint], adapter=adapter, store=store, repair=True)
+
+    held = tasks(emulator)["initial_response"].properties["hs_timestamp"]
+    assert held == planned, (
+        f"drift missed: the first response's due date staff moved stays at {held} (planned "
+        f"{planned}); findings {[(f.kind.value, f.field) for f in report.findings]}: reconcile "
+        "lists only tasks overdue or changed since the last sync, and a sync ran in between"
+    )
