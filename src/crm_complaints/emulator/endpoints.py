@@ -8,7 +8,6 @@ portal, so the same rule holds whether a test goes through HTTP or uses the port
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,20 +16,28 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import account
-from .portal import Portal, StoredObject
-from .schema import DEFAULT_ASSOCIATION_TYPES, OBJECT_TYPE_IDS
+from .associations import AssociationEndpoints
+from .portal import Portal
 from .search_filters import matches
-from .wire import HubSpotError, error_response, iso, json_response
+from .wire import (
+    MAX_BATCH,
+    HubSpotError,
+    batch_answer,
+    batch_body,
+    batch_inputs,
+    error_response,
+    iso,
+    json_response,
+    request_body,
+)
 
 _log = logging.getLogger(__name__)
 
 __all__ = ["MAX_BATCH", "Endpoints"]
 
-MAX_BATCH = 100
 
-
-class Endpoints:
-    """The handlers, bound to one portal.
+class Endpoints(AssociationEndpoints):
+    """The handlers, bound to one portal (v4 associations in :mod:`.associations`).
 
     Built per request (it is cheap), so a portal reassigned on the emulator, or a search cap a
     test lowers, takes effect from the next request on.
@@ -114,25 +121,25 @@ class Endpoints:
 
     def _property_update(self, request: Request, object_type: str, name: str) -> Response:
         kind = self.portal.object_type(object_type)
-        return json_response(200, self.portal.update_property(kind, name, _body(request)))
+        return json_response(200, self.portal.update_property(kind, name, request_body(request)))
 
     def _properties_batch_read(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
-        inputs = _inputs(request)
+        inputs = batch_inputs(request)
         found = [
             self.portal.properties[kind][i["name"]]
             for i in inputs
             if i["name"] in self.portal.properties[kind]
         ]
-        return json_response(200, _batch(found))
+        return json_response(200, batch_body(found))
 
     def _properties_batch_create(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
         created = []
         with self.portal.lock:
-            for spec in _inputs(request):
+            for spec in batch_inputs(request):
                 created.append(self.portal.create_property(kind, spec))
-        return json_response(201, _batch(created))
+        return json_response(201, batch_body(created))
 
     def _groups_list(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
@@ -149,7 +156,7 @@ class Endpoints:
 
     def _group_create(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
-        body = _body(request)
+        body = request_body(request)
         with self.portal.lock:
             if body["name"] in self.portal.groups[kind]:
                 raise HubSpotError(
@@ -185,7 +192,7 @@ class Endpoints:
     def _object_create(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
         with self.portal.lock:
-            obj = self._create_linked(kind, _body(request))
+            obj = self._create_linked(kind, request_body(request))
         return json_response(201, obj.as_json())
 
     def _object_get(self, request: Request, object_type: str, object_id: str) -> Response:
@@ -196,7 +203,7 @@ class Endpoints:
     def _object_update(self, request: Request, object_type: str, object_id: str) -> Response:
         kind = self.portal.object_type(object_type)
         target = self.portal.get(kind, object_id, request.args.get("idProperty"))
-        obj = self.portal.update(kind, target.id, _body(request).get("properties", {}))
+        obj = self.portal.update(kind, target.id, request_body(request).get("properties", {}))
         return json_response(200, obj.as_json())
 
     def _object_archive(self, request: Request, object_type: str, object_id: str) -> Response:
@@ -237,11 +244,11 @@ class Endpoints:
                 if trace:
                     result["objectWriteTraceId"] = trace
                 results.append(result)
-        return _batch_answer(results, errors, created_status)
+        return batch_answer(results, errors, created_status)
 
     def _batch_upsert(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
-        inputs = _inputs(request)
+        inputs = batch_inputs(request)
 
         def work(item: dict[str, Any]) -> dict[str, Any]:
             obj, new = self.portal.upsert(
@@ -261,7 +268,7 @@ class Endpoints:
         def work(item: dict[str, Any]) -> dict[str, Any]:
             return self._create_linked(kind, item).as_json()
 
-        return self._batch_run(_inputs(request), work, created_status=201)
+        return self._batch_run(batch_inputs(request), work, created_status=201)
 
     def _batch_update(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
@@ -274,7 +281,7 @@ class Endpoints:
             target = self.portal.get(kind, item["id"], item.get("idProperty"))
             self.portal.check_write(kind, item["properties"], target)
 
-        return self._all_or_nothing(_inputs(request), check, work)
+        return self._all_or_nothing(batch_inputs(request), check, work)
 
     def _all_or_nothing(
         self,
@@ -295,8 +302,8 @@ class Endpoints:
         (HubSpot's wording: "Could not get some CONTACT objects, they may be deleted or not
         exist. Check that ids are valid.")."""
         kind = self.portal.object_type(object_type)
-        body = _body(request)
-        inputs = _inputs(request)
+        body = request_body(request)
+        inputs = batch_inputs(request)
         id_property = body.get("idProperty")
         wanted = _wanted(body.get("properties") or [])
         results = []
@@ -321,17 +328,17 @@ class Endpoints:
                     "links": {},
                 }
             )
-        return _batch_answer(results, errors, 200)
+        return batch_answer(results, errors, 200)
 
     def _batch_archive(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
-        for item in _inputs(request):
+        for item in batch_inputs(request):
             self.portal.archive(kind, item["id"])
         return Response(status=204)
 
     def _search(self, request: Request, object_type: str) -> Response:
         kind = self.portal.object_type(object_type)
-        body = _body(request)
+        body = request_body(request)
         limit = min(int(body.get("limit") or 10), 200)
         after = int(body.get("after") or 0)
         now = self.portal.clock()
@@ -353,188 +360,6 @@ class Endpoints:
         if after + limit < len(visible) and after + limit < self.search_result_limit:
             payload["paging"] = {"next": {"after": str(after + limit)}}
         return json_response(200, payload)
-
-    # -- associations v4 ------------------------------------------------------------------
-    def _create_linked(self, kind: str, item: dict[str, Any]) -> StoredObject:
-        """An object and its inline ``associations`` in one step (the caller holds the lock).
-
-        Every association is checked before the object is written, so a bad one refuses the
-        object and writes nothing of it: a retry cannot leave a duplicate behind. A target that
-        does not exist gets HubSpot's answer to an invalid association (400
-        ``VALIDATION_ERROR`` "One or more associations are invalid", ``context``
-        ``INVALID_OBJECT_IDS: ["TICKET=123 is not valid"]``, ``objectId``, ``objectType``;
-        https://github.com/HubSpot/hubspot-api-nodejs/issues/646).
-        """
-        links = [
-            link
-            for association in item.get("associations") or []
-            for link in self._inline_links(kind, association)
-        ]
-        obj = self.portal.create(kind, item.get("properties", {}))
-        for to_type, to_id, type_id in links:
-            self.portal.associate(kind, obj.id, to_type, to_id, type_id)
-        return obj
-
-    def _inline_links(self, kind: str, association: dict[str, Any]) -> list[tuple[str, str, int]]:
-        """One inline association's (target type, target id, type id), each checked."""
-        to_id = str(association["to"]["id"])
-        links = []
-        for spec in association["types"]:
-            type_id = int(spec["associationTypeId"])
-            to_type = next(
-                (
-                    t
-                    for (f, t), known in DEFAULT_ASSOCIATION_TYPES.items()
-                    if f == kind and known == type_id
-                ),
-                None,
-            )
-            if to_type is None:
-                raise HubSpotError(
-                    400,
-                    f"association type {type_id} is not valid from {kind}",
-                    context={"associationTypeId": [str(type_id)]},
-                )
-            self._must_exist(to_type, to_id)
-            links.append((to_type, to_id, type_id))
-        return links
-
-    def _must_exist(self, kind: str, object_id: str) -> None:
-        """HubSpot's answer to an association with an object that does not exist (or is
-        archived): 400 "One or more associations are invalid", naming it
-        (https://github.com/HubSpot/hubspot-api-nodejs/issues/646)."""
-        if self.portal.find(kind, object_id, None) is None:
-            name = kind[:-1].upper()
-            raise HubSpotError(
-                400,
-                "One or more associations are invalid",
-                context={
-                    "INVALID_OBJECT_IDS": [f"{name}={object_id} is not valid"],
-                    "objectId": [object_id],
-                    "objectType": [name],
-                },
-            )
-
-    def _assoc_batch_create(self, request: Request, from_type: str, to_type: str) -> Response:
-        source = self.portal.object_type(from_type)
-        target = self.portal.object_type(to_type)
-
-        def work(item: dict[str, Any]) -> dict[str, Any]:
-            from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
-            self._must_exist(source, from_id)
-            self._must_exist(target, to_id)
-            for spec in item["types"]:
-                self.portal.associate(
-                    source, from_id, target, to_id, int(spec["associationTypeId"])
-                )
-            return _association(source, from_id, target, to_id)
-
-        inputs = _inputs(request)
-        results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        with self.portal.lock:
-            for item in inputs:
-                try:
-                    results.append(work(item))
-                except HubSpotError as exc:
-                    failure = exc.standard_error()
-                    if "objectId" not in failure["context"]:  # name the pair's source
-                        failure["context"] = {
-                            **failure["context"],
-                            "fromObjectId": [str(item["from"]["id"])],
-                        }
-                    errors.append(failure)
-        return _batch_answer(results, errors, 201)
-
-    def _assoc_put(
-        self, request: Request, from_type: str, from_id: str, to_type: str, to_id: str
-    ) -> Response:
-        source = self.portal.object_type(from_type)
-        target = self.portal.object_type(to_type)
-        specs = request.get_json(silent=True)
-        if not isinstance(specs, list):
-            raise HubSpotError(400, "Invalid input JSON: a list of association types")
-        with self.portal.lock:
-            self._must_exist(source, from_id)
-            self._must_exist(target, to_id)
-            for spec in specs:
-                self.portal.associate(
-                    source, from_id, target, to_id, int(spec["associationTypeId"])
-                )
-        return json_response(201, _association(source, from_id, target, to_id))
-
-    def _assoc_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
-        """Each input's links, one result per object that has any; an object with none (or
-        that does not exist) is an ``errors[]`` entry and the answer a 207, as HubSpot does
-        (``crm.associations.NO_ASSOCIATIONS_FOUND``: "No company is associated with deal 1.",
-        context ``fromObjectId``, ``fromObjectType``, ``toObjectType``; seen in clients'
-        fixtures, e.g. https://github.com/HubSpot/hubspot-api-nodejs/issues/656 for the 207).
-        ``toObjectId`` is a JSON number as HubSpot sends it (see :mod:`.errata`). HubSpot pages
-        a long ``to`` list per input; the emulator never holds enough links to need it."""
-        source = self.portal.object_type(from_type)
-        target = self.portal.object_type(to_type)
-        results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        with self.portal.lock:
-            for item in _inputs(request):
-                from_id = str(item["id"])
-                linked = self.portal.associated(source, from_id, target)
-                if not linked:
-                    errors.append(_no_associations(source, from_id, target))
-                    continue
-                results.append({"from": {"id": from_id}, "to": _linked(linked)})
-        return _batch_answer(results, errors, 200)
-
-    def _assoc_list(
-        self, request: Request, object_type: str, object_id: str, to_type: str
-    ) -> Response:
-        """One object's associations of one type (v4), a page of ``limit`` (at most 500)
-        after the ``after`` cursor."""
-        source = self.portal.object_type(object_type)
-        target = self.portal.object_type(to_type)
-        limit = min(int(request.args.get("limit", 500)), 500)
-        after = int(request.args.get("after") or 0)
-        with self.portal.lock:
-            self.portal.get(source, object_id)
-            linked = _linked(self.portal.associated(source, object_id, target))
-        body: dict[str, Any] = {"results": linked[after : after + limit]}
-        if after + limit < len(linked):
-            body["paging"] = {"next": {"after": str(after + limit)}}
-        return json_response(200, body)
-
-
-def _linked(linked: dict[str, set[int]]) -> list[dict[str, Any]]:
-    """Linked objects as v4 lists them, by id: ``toObjectId`` a number, as HubSpot sends it."""
-    return [
-        {"toObjectId": int(to_id), "associationTypes": _types(types)}
-        for to_id, types in sorted(linked.items(), key=lambda item: int(item[0]))
-    ]
-
-
-def _no_associations(source: str, from_id: str, target: str) -> dict[str, Any]:
-    """HubSpot's per-input error for an object with no links of the type asked for."""
-    return {
-        "status": "error",
-        "category": "OBJECT_NOT_FOUND",
-        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-        "message": f"No {target[:-1]} is associated with {source[:-1]} {from_id}.",
-        "context": {
-            "fromObjectId": [from_id],
-            "fromObjectType": [source[:-1]],
-            "toObjectType": [target[:-1]],
-        },
-        "errors": [],
-        "links": {},
-    }
-
-
-def _types(types: set[int]) -> list[dict[str, Any]]:
-    """An association's types as HubSpot lists them: unlabeled ones with ``"label": null``,
-    which its spec does not allow (see :mod:`.errata`)."""
-    return [
-        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
-        for type_id in sorted(types)
-    ]
 
 
 def _rules() -> list[Rule]:
@@ -581,55 +406,6 @@ def _rules() -> list[Rule]:
 
 
 URL_MAP = Map(_rules())
-
-
-def _body(request: Request) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object")
-    return data
-
-
-def _inputs(request: Request) -> list[dict[str, Any]]:
-    inputs = _body(request).get("inputs")
-    if not isinstance(inputs, list):
-        raise HubSpotError(400, "Invalid input JSON: inputs must be a list")
-    if len(inputs) > MAX_BATCH:
-        raise HubSpotError(
-            400,
-            f"Batch input is too large: {len(inputs)} inputs, the limit is {MAX_BATCH}",
-            sub_category="TOO_MANY_INPUTS",
-            context={"limit": [str(MAX_BATCH)]},
-        )
-    return inputs
-
-
-def _batch(results: list[dict[str, Any]]) -> dict[str, Any]:
-    now = iso(time.time())
-    return {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
-
-
-def _batch_answer(
-    results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int
-) -> Response:
-    """HubSpot's batch answer: ``ok_status`` when every input worked, else 207 with ``errors``."""
-    body = _batch(results)
-    if errors:
-        body["errors"] = errors
-        body["numErrors"] = len(errors)
-        return json_response(207, body)
-    return json_response(ok_status, body)
-
-
-def _association(source: str, from_id: str, target: str, to_id: str) -> dict[str, Any]:
-    """One created association, as the v4 API reports it."""
-    return {
-        "fromObjectTypeId": OBJECT_TYPE_IDS[source],
-        "fromObjectId": from_id,
-        "toObjectTypeId": OBJECT_TYPE_IDS[target],
-        "toObjectId": to_id,
-        "labels": [],
-    }
 
 
 # What a read answers when it names no ``properties``. HubSpot answers a default set per

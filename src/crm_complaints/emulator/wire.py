@@ -7,14 +7,28 @@ one into an answer), so that an error looks the same wherever it comes from.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
-__all__ = ["HubSpotError", "error_response", "iso", "json_response"]
+__all__ = [
+    "MAX_BATCH",
+    "HubSpotError",
+    "batch_answer",
+    "batch_body",
+    "batch_inputs",
+    "error_response",
+    "iso",
+    "json_response",
+    "request_body",
+]
+
+MAX_BATCH = 100
+"""HubSpot's limit of inputs per batch request."""
 
 
 def iso(moment: float) -> str:
@@ -86,3 +100,41 @@ def error_response(error: HubSpotError) -> Response:
     for key, value in error.headers.items():
         response.headers[key] = value
     return response
+
+
+def request_body(request: Request) -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object")
+    return data
+
+
+def batch_inputs(request: Request) -> list[dict[str, Any]]:
+    inputs = request_body(request).get("inputs")
+    if not isinstance(inputs, list):
+        raise HubSpotError(400, "Invalid input JSON: inputs must be a list")
+    if len(inputs) > MAX_BATCH:
+        raise HubSpotError(
+            400,
+            f"Batch input is too large: {len(inputs)} inputs, the limit is {MAX_BATCH}",
+            sub_category="TOO_MANY_INPUTS",
+            context={"limit": [str(MAX_BATCH)]},
+        )
+    return inputs
+
+
+def batch_body(results: list[dict[str, Any]]) -> dict[str, Any]:
+    now = iso(time.time())
+    return {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+
+
+def batch_answer(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int
+) -> Response:
+    """HubSpot's batch answer: ``ok_status`` when every input worked, else 207 with ``errors``."""
+    body = batch_body(results)
+    if errors:
+        body["errors"] = errors
+        body["numErrors"] = len(errors)
+        return json_response(207, body)
+    return json_response(ok_status, body)
