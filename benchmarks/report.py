@@ -74,10 +74,11 @@ def one_run(path: Path, settings: Settings) -> Run:
         for complaint in sample:
             policy.plan(complaint)
         plans_per_s = len(sample) / (time.perf_counter() - began)
+        del complaints, received, sample
     began = time.perf_counter()
     render_json(report), render_csv(report), render_html(report, "ja")
     render_s = time.perf_counter() - began
-    del complaints, received, report, sample
+    del report
     began, cpu = time.perf_counter(), time.process_time()
     report_from_source(
         path,

@@ -1,6 +1,7 @@
 """The numbers of the monthly compliance and recurrence report, from local data only.
 
-No CRM is read: deadlines come from the policy (the same plan the sync writes), "done" from the
+No CRM is read: deadlines come from the policy (the due dates of the plan the sync writes,
+computed alone by :class:`~crm_complaints.deadlines.DeadlinePlanner`), "done" from the
 complaint's own timestamps. The definitions, which the README's Reports section repeats:
 
 - **Period**: complaints whose ``received_at`` falls on ``date_from``..``date_to`` (inclusive)
