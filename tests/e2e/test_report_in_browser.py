@@ -57,6 +57,14 @@ def report_file(tmp_path: Path, store: SqlStateStore, monkeypatch: pytest.Monkey
         adapter = make_adapter(emulator)
         adapter.setup()
         sync(complaints, adapter=adapter, store=store, policy=Policy(), retry=RetryPolicy.no_wait())
+        # Staff reassign one ticket: the page must name both owners as people.
+        ticket = next(
+            t
+            for t in emulator.portal.live("tickets")
+            if t.properties["crm_complaint_id"] == complaints[1].id
+        )
+        owner = "104" if ticket.properties.get("hubspot_owner_id") != "104" else "101"
+        emulator.portal.update("tickets", ticket.id, {"hubspot_owner_id": owner})
         report = reconcile(complaints, adapter=adapter, store=store, now=now)
     assert report.overdue_by_department
     path = tmp_path / "report.html"
@@ -90,6 +98,7 @@ def test_report_renders_with_charts_and_no_console_errors(
     assert page.count('<g class="legend">') == 2  # open vs overdue on each chart
     assert re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:", page) is None  # no raw ISO dates
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日\([月火水木金土日]\) \d{2}:\d{2}", page)
+    assert len(re.findall(r"<td>[a-z]+@clinic\.example \(10[1-4]\)</td>", page)) == 2  # owners
     console_errors = [
         line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
     ]
