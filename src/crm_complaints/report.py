@@ -272,6 +272,13 @@ def render_json(report: ReconcileReport) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+def _owner_shown(report: ReconcileReport, finding: Finding, value: str | None) -> str | None:
+    """An owner id as "e-mail (id)" when the CRM's user directory named it."""
+    if finding.field == "owner" and value in report.owner_labels:
+        return f"{report.owner_labels[value]} ({value})"
+    return value
+
+
 def render_text(report: ReconcileReport, console: Console) -> None:
     summary = Table(
         title=f"Reconciliation against {report.adapter} at {report.now:%Y-%m-%d %H:%M %Z}"
@@ -297,8 +304,8 @@ def render_text(report: ReconcileReport, console: Console) -> None:
                 finding.complaint_id,
                 finding.detail,
                 finding.field or "",
-                finding.ours or "",
-                finding.theirs or "",
+                _owner_shown(report, finding, finding.ours) or "",
+                _owner_shown(report, finding, finding.theirs) or "",
                 finding.department or "",
             )
         console.print(table)

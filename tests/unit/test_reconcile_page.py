@@ -3,11 +3,14 @@ human format, the page's words in the chosen language, a "what to do" line per f
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from rich.console import Console
+
 from crm_complaints.reconcile import Finding, FindingKind, ReconcileReport
-from crm_complaints.report import render_html
+from crm_complaints.report import render_html, render_text
 
 
 def drifted_report() -> ReconcileReport:
@@ -97,3 +100,14 @@ def test_dates_in_each_clinics_own_zone_on_a_page_for_several_clinics() -> None:
     assert "Thu 26 Nov 2026, 17:00 (UTC-05:00)" in page
     assert "Fri 4 Dec 2026, 18:00 (America/New_York)" in page
     assert "Wed 25 Nov 2026, 12:00<" in page  # 03:00 UTC in Tokyo, no zone named
+
+
+def test_text_report_names_owners_from_the_reports_labels() -> None:
+    report = drifted_report()
+    report.owner_labels = {"104": "dr.sato@chain.example", "103": "desk.ginza@chain.example"}
+    console = Console(record=True, width=200, file=io.StringIO())
+    render_text(report, console)
+    text = console.export_text()
+    assert "dr.sato@chain.example (104)" in text and "desk.ginza@chain.example (103)" in text
+    page = render_html(report, "en", time_zone="Asia/Tokyo")  # the page reads them too
+    assert "dr.sato@chain.example (104)" in page
