@@ -160,6 +160,9 @@ class PlannedComplaint:
     repair: bool = False
     """Reconciliation's repair: put back the ``source`` fields someone changed in the CRM, even
     where our value did not change."""
+    reassign: frozenset[str] = frozenset()
+    """Remote objects (``ticket``, ``task:<kind>``) still with an owner the CRM reports
+    inactive: repair gives them their fallback owner even though routing did not change."""
 
     @property
     def complaint_id(self) -> str:

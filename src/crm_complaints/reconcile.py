@@ -221,6 +221,13 @@ def _compare(
     report.remote_tickets = len(remote)
     findings = report.findings
     deleted: list[str] = []
+    restored = [
+        cid
+        for cid, state in states.items()
+        if state.state is RecordState.DELETED and cid in remote and cid in items
+    ]
+    if restored:  # back from the recycle bin: synced again (and not reported deleted)
+        store.mark_restored(adapter.name, restored)
     for cid, item in items.items():
         record, state = remote.get(cid), states.get(cid)
         if record is None:
@@ -243,13 +250,10 @@ def _compare(
         Finding(FindingKind.ORPHANED, cid, "our external id, no complaint")
         for cid in sorted(set(remote) - set(items))
     )
-    last_sync = next(
-        (r.finished_at for r in store.recent_runs(50) if r.kind == "sync" and r.finished_at),
-        None,
-    )
+    last_sync, since = _reading_window(store, adapter.name, report.run_id)
     overdue: list[Finding] = []
     seen: list[RemoteTask] = []
-    for task in adapter.list_tasks(due_before=report.now, changed_since=last_sync):
+    for task in adapter.list_tasks(due_before=report.now, changed_since=since):
         seen.append(task)
         owner = items.get(task.complaint_id)
         if owner is None:
@@ -271,6 +275,21 @@ def _compare(
         items, remote.values(), seen, adapter=adapter, policy=policy, since=last_sync
     )
     store.mark_deleted(adapter.name, deleted)
+
+
+def _reading_window(
+    store: StateStore, adapter: str, this_run: int | None
+) -> tuple[datetime | None, datetime | None]:
+    """When the last sync finished (the CRM's changes since then are staff's), and since when
+    tasks are read for drift: since the last reconciliation started, so that a due date staff
+    moved before a routine sync is still seen. The first reconciliation reads from the last
+    sync only (reading every task once would cost ~3 requests per 100 tickets)."""
+    synced = store.run_of("sync", adapter, before=this_run)
+    last_sync = synced.finished_at if synced is not None else None
+    reconciled = store.run_of("reconcile", adapter, before=this_run)
+    start = reconciled.started_at if reconciled is not None else None
+    candidates = [t for t in (start, last_sync) if t is not None]
+    return last_sync, min(candidates) if candidates else None
 
 
 def _not_yet_searchable(
@@ -428,7 +447,8 @@ def _overdue(item: PlannedComplaint, task: RemoteTask, now: datetime) -> Finding
         field=task.kind,
         department=planned.department.value if planned else None,
         category=item.complaint.category.value,
-        due_at=task.due_at,
+        # In the clinic's zone, as the plan's (the CRM answers UTC).
+        due_at=task.due_at.astimezone(planned.due_at.tzinfo) if planned else task.due_at,
     )
 
 
@@ -445,15 +465,10 @@ def _repair(
     retry: RetryPolicy | None,
     recreate_deleted: bool = False,
 ) -> None:
-    # An owner fallback is fixable too: tasks written before their owner was deactivated
-    # keep that owner until pushed again (the complaint's version has not changed).
-    fixable = {
-        FindingKind.MISSING,
-        FindingKind.DRIFTED,
-        FindingKind.STALE,
-        FindingKind.OWNER_FALLBACK,
-    }
+    fixable = {FindingKind.MISSING, FindingKind.DRIFTED, FindingKind.STALE}
+    reassign = _still_with_inactive_owners(report, adapter, store)
     force = frozenset(f.complaint_id for f in report.findings if f.kind in fixable)
+    force |= frozenset(reassign)
     recreate = frozenset(
         f.complaint_id
         for f in report.findings
@@ -471,8 +486,32 @@ def _repair(
         retry=retry,
         force=force,
         recreate=recreate,
+        reassign=reassign,
         lock=False,  # reconcile already holds it
     )
+
+
+def _still_with_inactive_owners(
+    report: ReconcileReport, adapter: Adapter[Any], store: StateStore
+) -> dict[str, frozenset[str]]:
+    """For owner fallbacks: the ticket and tasks (read exactly) whose owner in the CRM is
+    inactive, by complaint. Work written before its owner was deactivated moves to the
+    fallback; work staff already gave to someone else stays theirs."""
+    wanted = sorted({f.complaint_id for f in report.of(FindingKind.OWNER_FALLBACK)})
+    if not wanted:
+        return {}
+    refs = {cid: r.refs for cid, r in store.get_many(adapter.name, wanted).items() if r.refs}
+    moves: dict[str, frozenset[str]] = {}
+    for cid, record in adapter.read(refs).items():
+        keys = {"ticket"} if record.owner and not adapter.owner_active(record.owner) else set()
+        keys |= {
+            f"task:{kind}"
+            for kind, task in record.tasks.items()
+            if task.owner and not task.completed and not adapter.owner_active(task.owner)
+        }
+        if keys:
+            moves[cid] = frozenset(keys)
+    return moves
 
 
 def _late(delta: timedelta) -> str:

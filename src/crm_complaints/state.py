@@ -364,6 +364,8 @@ class SqlStateStore(StateStore):
                         attempts=records.c.attempts + 1,
                         last_error=bindparam("b_error"),
                         fingerprint=bindparam("b_fingerprint"),
+                        sent=sa.func.coalesce(bindparam("b_sent", type_=sa.Text), records.c.sent),
+                        refs=sa.func.coalesce(bindparam("b_refs", type_=sa.Text), records.c.refs),
                         updated_at=now,
                     ),
                     [
@@ -372,6 +374,8 @@ class SqlStateStore(StateStore):
                             "b_version": write.version,
                             "b_error": write.error,
                             "b_fingerprint": write.fingerprint,
+                            "b_sent": _sent_json(write.sent),
+                            "b_refs": _refs_json(write.refs),
                             "b_state": _failed_state(write).value,
                         }
                         for cid, write in failed.items()
@@ -422,6 +426,41 @@ class SqlStateStore(StateStore):
             query = sa.select(runs).where(runs.c.namespace == self.namespace)
             rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit)).mappings()
             return [run_record(row) for row in rows]
+
+    def run_of(
+        self, kind: str, adapter: str, *, first: bool = False, before: int | None = None
+    ) -> RunRecord | None:
+        """The last (or ``first``) run of ``kind`` for ``adapter`` in this namespace, before run
+        id ``before`` if given: reconciliation's reading windows, however many runs between."""
+        query = sa.select(runs).where(
+            runs.c.namespace == self.namespace, runs.c.kind == kind, runs.c.adapter == adapter
+        )
+        if before is not None:
+            query = query.where(runs.c.id < before)
+        order = runs.c.id.asc() if first else runs.c.id.desc()
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(order).limit(1)).mappings().first()
+        return run_record(row) if row is not None else None
+
+    def mark_restored(self, adapter: str, complaint_ids: Iterable[str]) -> None:
+        """Records taken for deleted whose ticket is back (restored from HubSpot's recycle bin):
+        the next sync updates them again."""
+        ids = list(complaint_ids)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    records.update()
+                    .where(
+                        *self._mine(adapter),
+                        records.c.complaint_id.in_(ids[start : start + 500]),
+                        records.c.state == RecordState.DELETED.value,
+                    )
+                    .values(
+                        state=RecordState.FAILED.value,
+                        last_error="restored in the CRM; the next sync updates it",
+                        updated_at=utc_now(),
+                    )
+                )
 
     def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
         query = sa.select(records).where(
@@ -538,6 +577,10 @@ def _stored(row: sa.RowMapping) -> StoredRecord:
         fingerprint=row["fingerprint"],
         sent=json.loads(row["sent"]) if row["sent"] else None,
     )
+
+
+def _refs_json(refs: Mapping[str, str] | None) -> str | None:
+    return json.dumps(dict(refs), sort_keys=True) if refs else None
 
 
 def _sent_json(sent: Mapping[str, Mapping[str, str]] | None) -> str | None:

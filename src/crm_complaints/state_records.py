@@ -58,6 +58,10 @@ class FailedWrite:
     quarantined record is tried again once they change."""
     deleted: bool = False
     """The remote object is gone (deleted in the CRM): the record becomes ``deleted``."""
+    sent: Mapping[str, Mapping[str, str]] | None = None
+    """Field hashes of what did reach the remote before the failure (``None``: keep)."""
+    refs: Mapping[str, str] | None = None
+    """Ids of what did reach the remote before the failure (``None``: keep)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,16 @@ class StateStore(ABC):
 
     @abstractmethod
     def all_records(self, adapter: str) -> Iterator[StoredRecord]: ...
+
+    @abstractmethod
+    def run_of(
+        self, kind: str, adapter: str, *, first: bool = False, before: int | None = None
+    ) -> RunRecord | None:
+        """The last (or ``first``) run of ``kind`` for ``adapter``, before run id ``before``."""
+
+    @abstractmethod
+    def mark_restored(self, adapter: str, complaint_ids: Iterable[str]) -> None:
+        """Deleted records whose remote object is back: synced again from the next run."""
 
     @abstractmethod
     def mark_deleted(self, adapter: str, complaint_ids: Iterable[str]) -> None:

@@ -128,6 +128,7 @@ def sync(
     lock: bool = True,
     retry_quarantined: bool = False,
     recreate: frozenset[str] = frozenset(),
+    reassign: Mapping[str, frozenset[str]] | None = None,
 ) -> SyncSummary:
     """Sync complaints (or reader results, quarantine entries included) into ``adapter``.
 
@@ -137,7 +138,8 @@ def sync(
     (reconciliation's repair: ``source`` fields someone changed in the CRM are put back);
     ``recreate`` names complaints whose remote objects someone deleted, to create again (by
     default a deleted ticket stays deleted); ``lock=False`` is for a caller that already holds
-    the lock.
+    the lock. ``reassign`` names, per complaint, the remote objects still with an inactive
+    owner, to give their fallback owner (reconciliation's repair of owner fallbacks).
     A quarantined record is pushed again when it changed, when the adapter's
     :meth:`~crm_complaints.adapters.base.Adapter.fingerprint` changed (a fixed mapping), or
     with ``retry_quarantined``.
@@ -153,6 +155,7 @@ def sync(
         force=force,
         retry_quarantined=retry_quarantined,
         recreate=recreate,
+        reassign=dict(reassign or {}),
         fingerprint=adapter.fingerprint(),
     )
     if dry_run or not lock:
@@ -173,6 +176,7 @@ class _Engine:
     force: frozenset[str] = frozenset()
     retry_quarantined: bool = False
     recreate: frozenset[str] = frozenset()
+    reassign: dict[str, frozenset[str]] = field(default_factory=dict)
     fingerprint: str = ""
     summary: SyncSummary = field(default_factory=SyncSummary)
     seen: dict[str, int] = field(default_factory=dict)
@@ -187,6 +191,10 @@ class _Engine:
     # on SQLite a transaction that reads and then writes (mark_pending) fails at once when
     # another connection committed in between, instead of waiting out the busy timeout.
     _store_lock: threading.Lock = field(default_factory=threading.Lock)
+    _partial: dict[str, tuple[Mapping[str, Mapping[str, str]], dict[str, str]]] = field(
+        default_factory=dict
+    )
+    """Per complaint left for a retry: the field hashes and ids of what its adapter wrote."""
 
     def _unchanged(self, record: StoredRecord | None, version: str) -> bool:
         if record is None:
@@ -304,7 +312,8 @@ class _Engine:
             if deleted and complaint.id not in self.recreate:
                 self._count("deleted_in_crm")  # deleted on purpose: not ours to bring back
                 continue
-            previous = record.refs if record is not None and record.synced_hash else None
+            # Refs without a synced version: a failed first push that did write its ticket.
+            previous = record.refs if record is not None and record.refs else None
             recreating = complaint.id in self.recreate
             if recreating:  # a new ticket; its tasks, if still there, are written and relinked
                 kept = record.refs if record is not None else {}
@@ -324,8 +333,13 @@ class _Engine:
                 line = self.seen.get(complaint.id, 0)
                 self._quarantine([from_record_error(exc, "(plan)", line)], self.summary.run_id)
                 continue
-            if previous is not None and record is not None and not recreating:
-                item = replace(item, sent=record.sent, repair=complaint.id in self.force)
+            if previous is not None and record is not None:
+                item = replace(
+                    item,
+                    sent=_last_sent(record, recreating),
+                    repair=complaint.id in self.force,
+                    reassign=self.reassign.get(complaint.id, frozenset()),
+                )
             forced = complaint.id in self.force or complaint.id in self.recreate
             if not forced and self._unchanged(record, item.version):
                 quarantined = record is not None and record.state is RecordState.QUARANTINED
@@ -417,6 +431,9 @@ class _Engine:
             else:
                 again.add(item.complaint_id)
                 last_errors[item.complaint_id] = str(result.error)
+                if result.sent is not None:  # what did reach the remote, kept if retries end
+                    with self._lock:
+                        self._partial[item.complaint_id] = (result.sent, dict(result.refs))
         for cid in set(outstanding) - answered:
             again.add(cid)  # no answer is not success: keep it pending
             last_errors[cid] = f"{self.adapter.name} returned no result for this complaint"
@@ -434,7 +451,13 @@ class _Engine:
             return
         self._count("failed", len(outstanding))
         failed = {
-            cid: FailedWrite(item.version, errors.get(cid, "failed"), quarantined=False)
+            cid: FailedWrite(
+                item.version,
+                errors.get(cid, "failed"),
+                quarantined=False,
+                sent=self._partial[cid][0] if cid in self._partial else None,
+                refs=self._partial[cid][1] if cid in self._partial else None,
+            )
             for cid, item in outstanding.items()
         }
         for cid in outstanding:
@@ -456,6 +479,17 @@ class _Engine:
             run_id=self.summary.run_id,
             repair=item.complaint_id in self.force,
         )
+
+
+def _last_sent(record: StoredRecord, recreating: bool) -> Mapping[str, Mapping[str, str]] | None:
+    """What the remote holds from us, as far as we know. A record left ``pending`` was cut off
+    mid-write (a crash): any field of it may or may not have arrived, so none is known and
+    every field we own is sent once. A ticket being recreated is new, its surviving tasks not."""
+    if record.state is RecordState.PENDING or record.sent is None:
+        return None
+    if recreating:
+        return {key: fields for key, fields in record.sent.items() if key.startswith("task:")}
+    return record.sent
 
 
 def _retry_signal(errors: Sequence[object]) -> TransientError:

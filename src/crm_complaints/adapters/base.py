@@ -480,6 +480,11 @@ class Adapter(ABC, Generic[ConfigT]):
             if record.modified_at is None or record.modified_at > since:
                 yield record
 
+    def owner_active(self, owner_id: str) -> bool:
+        """Whether the remote user ``owner_id`` can still own work (not deactivated or gone);
+        repair moves work off inactive owners. Default: every owner is active."""
+        return True
+
     def owner_email(self, owner_id: str) -> str | None:
         """The e-mail of the remote user ``owner_id`` (staff, not patients), for reports
         people read; ``None`` when the adapter has no user directory."""

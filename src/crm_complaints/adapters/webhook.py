@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..errors import (
     AuthError,
     ConfigError,
     RejectedError,
+    TransientError,
     WebhookVerificationError,
 )
 from ..fields import value_hash
@@ -172,7 +174,12 @@ class WebhookAdapter(Adapter[WebhookConfig]):
                 ) from exc
             return PushResult.failed(item.complaint_id, exc)
         except AdapterError as exc:
-            return PushResult.failed(item.complaint_id, exc)
+            failed = PushResult.failed(item.complaint_id, exc)
+            if isinstance(exc, TransientError) and item.sent is not None:
+                # No answer: the receiver may hold this version or the last one; the next
+                # event names every field changed rather than none.
+                return replace(failed, sent={"event": {}})
+            return failed
         return PushResult.synced(
             item.complaint_id,
             {"delivery": message_id},

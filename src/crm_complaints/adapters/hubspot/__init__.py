@@ -119,6 +119,10 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
         """Tickets changed after ``since``: a search on ``hs_lastmodifieddate``."""
         return self._reader.list_owned(changed_since=since)
 
+    def owner_active(self, owner_id: str) -> bool:
+        """Active in the portal's owner directory (deactivated and unknown ids are not)."""
+        return owner_id in set(self.portal().owners.active.values())
+
     def owner_email(self, owner_id: str) -> str | None:
         """From the portal's owner directory (read once at discovery)."""
         active = self.portal().owners.active

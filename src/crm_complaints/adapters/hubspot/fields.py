@@ -47,6 +47,7 @@ TASK_FIELD_OF: dict[str, str] = {
     "hs_task_priority": "task_priority",
     "hs_task_type": "task_type",
 }
+OWNER_FIELDS = frozenset({"owner", "task_owner"})
 ALWAYS_SENT = frozenset({"crm_complaint_id", "crm_version", "crm_task_key"})
 """Our keys and the version marker: on every write (reconciliation reads the version back)."""
 
@@ -101,10 +102,17 @@ def select(
             go = True  # sent by an older release that kept no hashes: send once to know
         else:
             go = last != digest or (item.repair and owner is FieldOwner.SOURCE)
+            go = go or (field in OWNER_FIELDS and key in item.reassign)
         if go:
             for name in names:
                 chosen[name] = properties[name]
             sent[field] = digest
         else:
             sent[field] = last if last is not None else digest
+    for field in set(before or {}) - set(grouped):
+        # Sent before, nothing to send now (a description removed at the source, a field no
+        # longer allowed out): cleared, unless staff own it; forgotten, so it goes if it returns.
+        if not new and owners.of(field) is not FieldOwner.CRM:
+            names = [n for n, f in field_of.items() if f == field] or [field]
+            chosen.update({name: "" for name in names})
     return Selection(chosen, sent)

@@ -57,11 +57,16 @@ class _Link(NamedTuple):
     label: str  # a config key and role: never the key itself (an e-mail)
     owner_id: str | None
     reason: str | None  # why it is unusable; None when usable or not configured
+    key: str = ""  # what the config names (an e-mail or staff key), for the wanted owner only
 
 
 class OwnerChoice(NamedTuple):
     owner_id: str | None
     fallback: OwnerFallback | None
+    wanted: str = ""
+    """Whom the routing wants (config key and what it names), the same whether that owner is
+    active or deactivated: what counts as "our owner changed" (see :mod:`.fields`), so an
+    owner leaving is not a change in our data."""
 
 
 def choose_owner(
@@ -87,8 +92,9 @@ def choose_owner(
         return OwnerChoice(None, None)
     used = next((link for link in chain if link.owner_id), None)
     wanted = chain[0]
+    identity = f"{wanted.label}={wanted.key}"
     if wanted.owner_id:
-        return OwnerChoice(wanted.owner_id, None)
+        return OwnerChoice(wanted.owner_id, None, identity)
     fallback = OwnerFallback(
         complaint_id=complaint_id,
         task=task,
@@ -97,7 +103,7 @@ def choose_owner(
         reason=wanted.reason or UNKNOWN,
         used=used.label if used else "nobody",
     )
-    return OwnerChoice(used.owner_id if used else None, fallback)
+    return OwnerChoice(used.owner_id if used else None, fallback, identity)
 
 
 def _clinic_links(
@@ -110,7 +116,8 @@ def _clinic_links(
         else:
             label = f"clinics.{clinic}.owners.{department.value} ({ref.role.value})"
         found = directory.find(ref.key)
-        links.append(_Link(label, found, None if found else directory.why_not(ref.key)))
+        reason = None if found else directory.why_not(ref.key)
+        links.append(_Link(label, found, reason, ref.key))
     return links
 
 
@@ -125,7 +132,7 @@ def _adapter_link(
     # Discovery refuses an adapter-wide e-mail the portal does not know at all: unresolved
     # means deactivated.
     label = f"adapters.hubspot.owners.{department.value}"
-    return [_Link(label, found, None if found else DEACTIVATED)]
+    return [_Link(label, found, None if found else DEACTIVATED, configured[department])]
 
 
 class FallbackLog:

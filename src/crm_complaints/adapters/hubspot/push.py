@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hubspot.crm.contacts import (
@@ -38,7 +38,7 @@ from ...errors import AdapterError, RateLimitedError, RejectedError, TransientEr
 from ...fields import FieldOwners
 from ...policy import PlannedComplaint
 from ...privacy import allowed_view
-from ..base import PushResult
+from ..base import Outcome, PushResult
 from .batching import chunks, in_parallel, send_bisecting
 from .client import HubSpotClient, errors_by_trace, rejection
 from .fields import TICKET_FIELD_OF, Selection, select
@@ -104,6 +104,10 @@ class PushRun:
         self.new_tickets: set[str] = set()
         self.contact_ids: dict[str, str] = {}
         self.ticket_fields: dict[str, Selection] = {}
+        self.task_sent: dict[str, dict[str, dict[str, str]]] = {}
+        self.task_written: dict[str, dict[str, str]] = {}
+        self.unsure_tickets: set[str] = set()
+        """Known tickets whose update got no answer: what they hold now is not known."""
         """What each complaint's ticket write sends, and the field hashes it leaves."""
         self._lock = threading.Lock()
         self._workers = properties.config.concurrency
@@ -112,7 +116,31 @@ class PushRun:
         self._write_tickets()
         self._write_contacts()
         self._write_tasks()
-        return [self.results[item.complaint_id] for item in self.batch]
+        return [self._with_partial_sent(item) for item in self.batch]
+
+    def _with_partial_sent(self, item: PlannedComplaint) -> PushResult:
+        """A complaint left for a retry keeps what did reach HubSpot: its ticket's id and the
+        field hashes of its ticket and written tasks, so the next run updates them with what
+        changed instead of sending everything again over what staff may have changed in
+        between (a reopen after our close, a new ticket reassigned)."""
+        result = self.results[item.complaint_id]
+        cid = item.complaint_id
+        if result.outcome not in (Outcome.RETRY, Outcome.RATE_LIMITED):
+            return result
+        known = self._known_ticket(item)
+        if cid in self.ticket_ids and (item.sent is not None or not known):
+            ticket = self.ticket_fields[cid].sent
+        elif cid in self.unsure_tickets and item.sent is not None:
+            ticket = {}  # no field known: each one we own is sent again next time
+        else:
+            return result
+        sent = {**(item.sent or {}), "ticket": ticket}
+        sent.update(self.task_sent.get(cid, {}))
+        refs = dict(item.previous or {})
+        if cid in self.ticket_ids:
+            refs["ticket"] = self.ticket_ids[cid]
+        refs.update({f"task:{kind}": tid for kind, tid in self.task_written.get(cid, {}).items()})
+        return replace(result, sent=sent, refs=refs)
 
     # -- outcomes ------------------------------------------------------------------------
     def fail(self, complaint_id: str, error: AdapterError) -> None:
@@ -150,6 +178,7 @@ class PushRun:
                 TICKET_FIELD_OF,
                 self.owners,
                 new=not self._known_ticket(item),
+                hashed={"hubspot_owner_id": self.properties.owner(item, None).wanted},
             )
         items = [item for item in self.live.values() if item.complaint_id not in self.ticket_ids]
         new = [item for item in items if not self._known_ticket(item)]
@@ -185,6 +214,8 @@ class PushRun:
             except TransientError as exc:
                 if isinstance(exc, RateLimitedError):
                     stop.set()
+                elif update:  # sent, no answer: it may have been written
+                    self.unsure_tickets.update(i.complaint_id for i in chunk)
                 return exc
             return None
 
@@ -194,9 +225,10 @@ class PushRun:
         for cid in [c for c in self.live if c not in self.ticket_ids]:
             self.fail(cid, error)
 
-    def _upsert_tickets(self, items: list[PlannedComplaint]) -> dict[str, Any]:
-        inputs = [
-            TicketUpsert(
+    def _ticket_inputs(self, model: type[Any], items: list[PlannedComplaint]) -> list[Any]:
+        """Upsert and update inputs alike: by our unique ``crm_complaint_id``, traced by it."""
+        return [
+            model(
                 id=item.complaint_id,
                 id_property="crm_complaint_id",
                 object_write_trace_id=item.complaint_id,
@@ -205,32 +237,26 @@ class PushRun:
             )
             for item in items
         ]
+
+    def _upsert_tickets(self, items: list[PlannedComplaint]) -> dict[str, Any]:
+        batch = TicketUpsertBatch(inputs=self._ticket_inputs(TicketUpsert, items))
         return self.client.call_json(
             "upsert tickets",
             self.client.tickets.upsert,
-            batch_input_simple_public_object_batch_input_upsert=TicketUpsertBatch(inputs=inputs),
+            batch_input_simple_public_object_batch_input_upsert=batch,
+        )
+
+    def _update_tickets(self, items: list[PlannedComplaint]) -> dict[str, Any]:
+        batch = TicketUpdateBatch(inputs=self._ticket_inputs(TicketUpdate, items))
+        return self.client.call_json(
+            "update tickets",
+            self.client.tickets.update,
+            batch_input_simple_public_object_batch_input=batch,
         )
 
     def _known_ticket(self, item: PlannedComplaint) -> bool:
         """Synced before: its ticket is updated (never recreated by accident)."""
         return bool((item.previous or {}).get("ticket"))
-
-    def _update_tickets(self, items: list[PlannedComplaint]) -> dict[str, Any]:
-        inputs = [
-            TicketUpdate(
-                id=item.complaint_id,
-                id_property="crm_complaint_id",
-                object_write_trace_id=item.complaint_id,
-                properties=self.ticket_fields[item.complaint_id].properties,
-                local_vars_configuration=self.client.ticket_models,
-            )
-            for item in items
-        ]
-        return self.client.call_json(
-            "update tickets",
-            self.client.tickets.update,
-            batch_input_simple_public_object_batch_input=TicketUpdateBatch(inputs=inputs),
-        )
 
     def _accept_tickets(self, items: list[PlannedComplaint], answer: dict[str, Any]) -> None:
         with self._lock:
@@ -342,6 +368,7 @@ class PushRun:
     def _write_tasks(self) -> None:
         tasks = TaskWrites(self)
         tasks.write(list(self.live.values()))
+        self.task_sent, self.task_written = tasks.sent, tasks.written
         for cid in list(self.live):
             if cid in tasks.unfinished:
                 self.fail(cid, tasks.unfinished[cid])

@@ -111,6 +111,8 @@ class TaskWrites:
         self.sent: dict[str, dict[str, dict[str, str]]] = {}
         """complaint id → ``task:<kind>`` → field hashes, for the written tasks."""
         self.unfinished: dict[str, AdapterError] = {}
+        self._unsent: list[TaskWrite] = []
+        """Known tasks with nothing to write: still relinked if their ticket is a new one."""
 
     def write(self, items: Iterable[PlannedComplaint]) -> None:
         creates: list[TaskWrite] = []
@@ -126,6 +128,8 @@ class TaskWrites:
                 if done is not None:
                     self._prepare(write, new=False)
                     self._confirm(write, done)
+                    if previous == done:  # known before this sequence: its link is checked again
+                        self._unsent.append(write)
                 elif write.task_id:
                     self._update_or_confirm(write, updates)
                 elif self._may_exist(item):
@@ -149,7 +153,7 @@ class TaskWrites:
                 write.task_id, write.linked = None, True
                 self._prepare(write, new=True)
             self._send(gone, [])
-        self._link_known(updates)
+        self._link_known([*updates, *self._unsent])
 
     def _prepare(self, write: TaskWrite, *, new: bool) -> TaskWrite:
         """Choose what to send: everything for a new task, the changed fields otherwise."""
@@ -161,7 +165,10 @@ class TaskWrites:
             TASK_FIELD_OF,
             self.run.owners,
             new=new,
-            hashed={"hs_task_reminders": hubspot_millis(remind) if remind else ""},
+            hashed={
+                "hs_task_reminders": hubspot_millis(remind) if remind else "",
+                "hubspot_owner_id": self.run.properties.owner(write.item, write.task).wanted,
+            },
         )
         write.send, write.sent = chosen.properties, chosen.sent
         return write
@@ -172,6 +179,7 @@ class TaskWrites:
         if set(write.send) <= ALWAYS_SENT:
             assert write.task_id is not None
             self._confirm(write, write.task_id)
+            self._unsent.append(write)
         else:
             updates.append(write)
 
