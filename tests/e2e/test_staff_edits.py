@@ -29,17 +29,14 @@ from crm_complaints.schema import Complaint
 from crm_complaints.state import RecordState, SqlStateStore
 from crm_complaints.sync import SyncSummary, sync
 from tests.conftest import edited, make_complaint
-from tests.hubspot_support import make_adapter
+from tests.staff_support import opened_adapter
 
 CLOSED_STAGE = "4"  # the demo portal's "Closed"
 
 
 @pytest.fixture
 def adapter(emulator: HubSpotEmulator) -> Iterator[HubSpotAdapter]:
-    made = make_adapter(emulator)
-    made.setup()
-    yield made
-    made.close()
+    yield from opened_adapter(emulator)
 
 
 def run(adapter: HubSpotAdapter, store: SqlStateStore, complaints: list[Complaint]) -> SyncSummary:
