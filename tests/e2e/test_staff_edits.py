@@ -29,6 +29,7 @@ from crm_complaints.schema import Complaint
 from crm_complaints.state import RecordState, SqlStateStore
 from crm_complaints.sync import SyncSummary, sync
 from tests.conftest import edited, make_complaint
+from tests.hubspot_support import make_adapter
 from tests.staff_support import opened_adapter
 
 CLOSED_STAGE = "4"  # the demo portal's "Closed"
@@ -295,3 +296,19 @@ def test_a_category_staff_changed_is_drift_and_repair_puts_it_back(
         (FindingKind.DRIFTED, "category", "service_attitude", "product")
     ]
     assert ticket(emulator).properties["crm_category"] == "service_attitude"
+
+
+def test_reminders_switched_off_later_leave_the_written_ones_alone(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """A value left out by settings is not a value removed at the source: only removed free
+    text (the description) is cleared."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    before = dict(task(emulator, "initial_response").properties)
+    assert before["hs_task_reminders"]
+    quiet = make_adapter(emulator, reminders=False)
+    run(quiet, store, [edited(complaint, category="product")])  # task bodies change
+    after = task(emulator, "initial_response").properties
+    assert after["hs_task_body"] != before["hs_task_body"]  # the task was written
+    assert after["hs_task_reminders"] == before["hs_task_reminders"]

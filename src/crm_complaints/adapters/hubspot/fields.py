@@ -48,6 +48,10 @@ TASK_FIELD_OF: dict[str, str] = {
     "hs_task_type": "task_type",
 }
 OWNER_FIELDS = frozenset({"owner", "task_owner"})
+CLEARED_WHEN_GONE = frozenset({"description"})
+"""Fields whose absence means the source removed the value (free text that may name a patient:
+it must not stay in the CRM). Others are left out by settings (reminders switched off, no
+owner configured), which leave the CRM's value alone."""
 ALWAYS_SENT = frozenset({"crm_complaint_id", "crm_version", "crm_task_key"})
 """Our keys and the version marker: on every write (reconciliation reads the version back)."""
 
@@ -109,9 +113,9 @@ def select(
             sent[field] = digest
         else:
             sent[field] = last if last is not None else digest
-    for field in set(before or {}) - set(grouped):
-        # Sent before, nothing to send now (a description removed at the source, a field no
-        # longer allowed out): cleared, unless staff own it; forgotten, so it goes if it returns.
+    for field in (set(before or {}) - set(grouped)) & CLEARED_WHEN_GONE:
+        # Sent before, nothing to send now (a description removed at the source, or no longer
+        # allowed out): cleared, unless staff own it; forgotten, so it goes if it returns.
         if not new and owners.of(field) is not FieldOwner.CRM:
             names = [n for n, f in field_of.items() if f == field] or [field]
             chosen.update({name: "" for name in names})
