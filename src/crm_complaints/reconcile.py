@@ -231,7 +231,7 @@ def _compare(
     for cid, item in items.items():
         record, state = remote.get(cid), states.get(cid)
         if record is None:
-            found = _missing(item, state)
+            found = _missing(item, state, adapter.remote_deletions)
             findings.append(found)
             if found.kind is FindingKind.DELETED_IN_CRM and state is not None:
                 if state.state is not RecordState.DELETED:
@@ -309,14 +309,19 @@ def _not_yet_searchable(
     return dict(adapter.read(wanted)) if wanted else {}
 
 
-def _missing(item: PlannedComplaint, state: StoredRecord | None) -> Finding:
+def _missing(
+    item: PlannedComplaint, state: StoredRecord | None, deletions_are_deliberate: bool
+) -> Finding:
     """No remote record: never synced (repair creates it), or synced and then deleted in the
-    CRM (left deleted unless recreating is asked for)."""
+    CRM (left deleted unless recreating is asked for). A remote whose records only go away by
+    losing them (a webhook receiver) has nothing "deleted": repair sends them again."""
     cid, category = item.complaint_id, item.complaint.category.value
-    if state is not None and state.synced_hash and state.refs:
+    synced = state is not None and bool(state.synced_hash and state.refs)
+    if synced and deletions_are_deliberate:
         detail = "deleted in the CRM; recreated only with --recreate-deleted"
         return Finding(FindingKind.DELETED_IN_CRM, cid, detail, category=category)
-    return Finding(FindingKind.MISSING, cid, "never synced", category=category)
+    why = "synced, no longer held by the remote" if synced else "never synced"
+    return Finding(FindingKind.MISSING, cid, why, category=category)
 
 
 def _status_moved(

@@ -278,6 +278,10 @@ class Adapter(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[BaseModel]]
     max_batch_size: ClassVar[int] = 100
     user_agent: ClassVar[str] = "crm-complaints"
+    remote_deletions: ClassVar[bool] = False
+    """True when a record gone from the remote was deleted there on purpose (staff in a CRM):
+    it is reported and left deleted. False (a webhook receiver): a record it no longer holds
+    was lost, and repair sends it again."""
 
     def __init__(
         self,

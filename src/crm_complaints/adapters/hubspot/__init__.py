@@ -56,6 +56,7 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
     config_model = HubSpotConfig
     # Tickets go 100 to a request, but tasks pack best across many complaints.
     max_batch_size = 1000
+    remote_deletions = True  # staff delete tickets on purpose: left deleted (see .push)
 
     def __init__(self, config: HubSpotConfig, **kw: Any) -> None:
         super().__init__(config, **kw)
