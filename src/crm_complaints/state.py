@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 
-from .errors import LockHeldError, StateError
+from .errors import StateError
 from .migrations import (
     DEFAULT_NAMESPACE,
     MIGRATIONS,
@@ -42,6 +42,7 @@ from .migrations import (
     runs,
 )
 from .quarantine import QuarantineEntry
+from .state_errors import raise_for
 from .state_locks import advisory_lock, file_lock, file_safe
 from .state_overview import NamespaceStatus, namespace_overview, run_record
 from .state_records import (
@@ -155,42 +156,8 @@ class SqlStateStore(StateStore):
             raise
 
     def _state_error(self, context: sa.engine.ExceptionContext) -> None:
-        """SQLAlchemy's ``handle_error`` hook: what the database refused, as a StateError that
-        says what to check. The driver's own text only: the statement and its parameters hold
-        complaint ids and quarantine reasons. Constraint and programming errors pass through."""
-        wrapped, error = context.sqlalchemy_exception, context.original_exception
-        if context.is_pre_ping or not (
-            isinstance(wrapped, sa.exc.OperationalError) or type(wrapped) is sa.exc.DatabaseError
-        ):
-            return  # a pool's liveness probe must see the disconnect itself
-        code = getattr(error, "sqlite_errorcode", None)
-        primary = code & 0xFF if isinstance(code, int) else None
-        where = self.where
-        if primary in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
-            raise LockHeldError(
-                f"the state database {where} is locked by another process (waited "
-                f"{self.busy_timeout_seconds:g} s): another crm-complaints run, or a tool "
-                "holding it open"
-            ) from error
-        hints = {
-            8: f"the state database {where} is read-only: check the permissions of the file "
-            "and of its directory (SQLite writes -wal and -shm files beside it) and the mount",
-            10: f"input/output error on the state database {where}: check the disk",
-            11: f"the state database {where} is corrupt: restore it from a backup",
-            13: f"the disk holding the state database {where} is full: free space and run "
-            "again (records not confirmed stay pending)",
-            14: f"cannot open the state database {where}: check that its directory exists and "
-            "is writable",
-            26: f"{where} is not a usable SQLite database (another kind of file, or encrypted): "
-            "check state.path",
-        }
-        if primary in hints:
-            raise StateError(hints[primary]) from error
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        raise StateError(
-            f"the state database {where} failed: {type(error).__name__}: {first_line}; check "
-            "state.path / state.url, that the database is reachable and that we may write"
-        ) from error
+        """SQLAlchemy's ``handle_error`` hook (see :func:`.state_errors.raise_for`)."""
+        raise_for(context, self.where, self.busy_timeout_seconds)
 
     @classmethod
     def sqlite(
@@ -445,22 +412,8 @@ class SqlStateStore(StateStore):
     def mark_restored(self, adapter: str, complaint_ids: Iterable[str]) -> None:
         """Records taken for deleted whose ticket is back (restored from HubSpot's recycle bin):
         the next sync updates them again."""
-        ids = list(complaint_ids)
-        with self.engine.begin() as conn:
-            for start in range(0, len(ids), 500):
-                conn.execute(
-                    records.update()
-                    .where(
-                        *self._mine(adapter),
-                        records.c.complaint_id.in_(ids[start : start + 500]),
-                        records.c.state == RecordState.DELETED.value,
-                    )
-                    .values(
-                        state=RecordState.FAILED.value,
-                        last_error="restored in the CRM; the next sync updates it",
-                        updated_at=utc_now(),
-                    )
-                )
+        note = "restored in the CRM; the next sync updates it"
+        self._set_state(adapter, complaint_ids, RecordState.FAILED, note, RecordState.DELETED)
 
     def problem_records(self, adapter: str | None = None) -> list[StoredRecord]:
         query = sa.select(records).where(
@@ -497,21 +450,26 @@ class SqlStateStore(StateStore):
                 yield _stored(row)
 
     def mark_deleted(self, adapter: str, complaint_ids: Iterable[str]) -> None:
+        self._set_state(adapter, complaint_ids, RecordState.DELETED, "deleted in the CRM")
+
+    def _set_state(
+        self,
+        adapter: str,
+        complaint_ids: Iterable[str],
+        state: RecordState,
+        note: str,
+        only_from: RecordState | None = None,
+    ) -> None:
+        """Move records to ``state`` (those in ``only_from``, if given), saying why."""
         ids = list(complaint_ids)
-        if not ids:
-            return
+        where = [] if only_from is None else [records.c.state == only_from.value]
         with self.engine.begin() as conn:
             for start in range(0, len(ids), 500):
+                chunk = records.c.complaint_id.in_(ids[start : start + 500])
                 conn.execute(
                     records.update()
-                    .where(
-                        *self._mine(adapter), records.c.complaint_id.in_(ids[start : start + 500])
-                    )
-                    .values(
-                        state=RecordState.DELETED.value,
-                        last_error="deleted in the CRM",
-                        updated_at=utc_now(),
-                    )
+                    .where(*self._mine(adapter), chunk, *where)
+                    .values(state=state.value, last_error=note, updated_at=utc_now())
                 )
 
     def _mine(self, adapter: str) -> tuple[sa.ColumnElement[bool], ...]:
