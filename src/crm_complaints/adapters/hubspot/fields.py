@@ -79,8 +79,9 @@ def select(
     ``new``: the object is being created (everything goes). Otherwise a field goes when its
     hash differs from the one stored for it, or on repair when ours (``source``); a field whose
     last value we do not know (synced by an older release) goes too. ``hashed`` replaces a
-    property's value in the hash where what is sent depends on the clock (a reminder already
-    past is left out), so that time passing alone never counts as a change."""
+    property's value in the hash where what is sent moves without our data changing (a
+    reminder already past is left out; an owner deactivated gives way to a fallback), so that
+    neither counts as a change on our side. ``item.reassign`` sends owners anyway."""
     hashed = hashed or {}
     grouped: dict[str, list[str]] = {}
     chosen: dict[str, str] = {}
