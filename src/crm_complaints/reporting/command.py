@@ -18,7 +18,7 @@ from .render import render_csv, render_json, render_text
 
 __all__ = [
     "collector_paused",
-    "complaints_of",
+    "FirstOfEachId",
     "deadline_policy",
     "last_full_month",
     "report_from_source",
@@ -46,11 +46,11 @@ def deadline_policy(settings: Settings) -> Policy:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while reading and counting. A year of complaints
-    is millions of long-lived objects that the collector walks again and again as they are
-    made (on 100,000 complaints: about half the read and a third of the compute); nothing the
-    report makes needs a cycle collected before it ends. Drop the complaints before leaving:
-    the collector's first pass afterwards walks whatever the pause made that is still alive."""
+    """Python's cyclic garbage collector off while reading and counting. Every complaint read
+    allocates a few dozen objects, so the collector runs thousands of times, and each of its
+    full passes walks what the report keeps (ids seen, recurrence keys, delays): on 100,000
+    complaints about 0.6 s of the 4. The complaints themselves are freed by reference count as
+    the stream moves on, and nothing the report makes needs a cycle collected before it ends."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -60,18 +60,22 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def complaints_of(results: Iterable[ReadResult | Complaint]) -> tuple[list[Complaint], int]:
-    """The valid complaints (a repeated id keeps its first record) and how many were skipped."""
-    seen: set[str] = set()
-    kept: list[Complaint] = []
-    skipped = 0
-    for item in results:
-        if isinstance(item, QuarantineEntry) or item.id in seen:
-            skipped += 1
-            continue
-        seen.add(item.id)
-        kept.append(item)
-    return kept, skipped
+class FirstOfEachId:
+    """The valid complaints of a read as a stream, a repeated id keeping its first record;
+    ``skipped`` counts the records left out (quarantined by the reader, or repeated)."""
+
+    def __init__(self, results: Iterable[ReadResult | Complaint]) -> None:
+        self._results = results
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[Complaint]:
+        seen: set[str] = set()
+        for item in self._results:
+            if isinstance(item, QuarantineEntry) or item.id in seen:
+                self.skipped += 1
+                continue
+            seen.add(item.id)
+            yield item
 
 
 def report_from_source(
@@ -96,12 +100,10 @@ def report_from_source(
         clinics=frozenset(clinics),
         window_days=window_days,
     )
+    complaints = FirstOfEachId(read_complaints(source, settings=settings))
     with collector_paused():
-        complaints, skipped = complaints_of(read_complaints(source, settings=settings))
         report = compute_report(complaints, deadline_policy(settings), options)
-        # Freed by reference count while the collector still sleeps: once awake it would
-        # first walk everything made during the pause (a second or more on 100,000).
-        del complaints
+    skipped = complaints.skipped
     first_clinic = sorted(options.clinics)[0] if options.clinics else None
     lang = language or (
         settings.clinic(first_clinic).language if first_clinic else settings.default_clinic.language
