@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .calendar import BusinessCalendar
 from .config import Settings, load_settings
@@ -21,10 +22,23 @@ from .errors import (
     WebhookVerificationError,
 )
 from .exit_codes import ExitCode
-from .job import Job
 from .policy import Plan, PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, read_complaints, read_csv, read_jsonl
 from .schema import Complaint
+
+if TYPE_CHECKING:
+    from .job import Job
+
+
+def __getattr__(name: str) -> Any:
+    """``Job`` on first use: it imports SQLAlchemy and every adapter, which ``report``,
+    ``plan`` and ``validate`` (and a library user planning only) never need."""
+    if name == "Job":
+        from .job import Job
+
+        return Job
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 try:
     __version__ = version("crm-complaints")

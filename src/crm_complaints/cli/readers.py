@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings
-from ..crm_changes import stored_completions, with_crm_completions
 from ..errors import RecordError, StateError
 from ..exit_codes import ExitCode
 from ..jsonschema_export import SCHEMA_PATH, write_schema
@@ -72,6 +71,7 @@ def plan(
     source_used = _source(source, settings)
     policy = Policy.from_settings(settings)
     done_in_crm = _completions(settings)  # steps a CRM reported completed: shown done
+    from ..crm_changes import with_crm_completions  # with the state store: see _completions
     quarantined = 0
     table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
@@ -100,7 +100,10 @@ def plan(
 
 def _completions(settings: Settings) -> dict[tuple[str, str], datetime]:
     """Tasks a CRM reported completed (``pull``, ``reconcile``), if the state store can be
-    read; ``plan`` works without one."""
+    read; ``plan`` works without one. Imported here: the state store brings SQLAlchemy, a
+    fifth of the CLI's start-up, which ``validate``, ``template`` and ``report`` never need."""
+    from ..crm_changes import stored_completions
+
     try:
         return stored_completions(settings)
     except StateError as exc:

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from ..exit_codes import ExitCode
-from ..job import Job
 from .common import (
     ConfigOption,
     SourceOption,
@@ -63,6 +62,8 @@ def pull_command(
     except ValueError as exc:
         err.print(f"[red]usage[/red] {exc}")
         raise typer.Exit(ExitCode.USAGE) from exc
+    from ..job import Job  # imported here: see cli/sync.py
+
     job = Job(settings)
     with _run_session(), job.session(adapter) as (remote, store):
         try:
@@ -114,6 +115,8 @@ def ack_command(
     from ..acks import acknowledge, list_acks
 
     settings = _settings(config)
+    from ..job import Job  # imported here: see cli/sync.py
+
     job = Job(settings)
     if list_acks_:
         with _run_session():

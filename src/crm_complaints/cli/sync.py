@@ -1,5 +1,9 @@
 """Commands that work against a CRM and the state store: ``sync``, ``status``, ``adapters``,
-``setup``, ``check``, ``demo`` and ``reconcile``."""
+``setup``, ``check``, ``demo`` and ``reconcile``.
+
+The job (:mod:`crm_complaints.job`: SQLAlchemy and every adapter) is imported inside the
+commands that use it: it is a third of the CLI's start-up, and ``report``, ``plan`` and
+``validate`` never need it."""
 
 from __future__ import annotations
 
@@ -9,18 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..adapters.registry import available_adapters
 from ..exit_codes import ExitCode
-from ..job import Job
-from ..state import NamespaceStatus, RunRecord, StoredRecord
-from ..sync import SyncSummary
 from .common import (
     ConfigOption,
     SourceOption,
@@ -34,6 +34,10 @@ from .common import (
     app,
     err,
 )
+
+if TYPE_CHECKING:
+    from ..state import NamespaceStatus, RunRecord, StoredRecord
+    from ..sync import SyncSummary
 
 
 class ReportFormat(StrEnum):
@@ -93,6 +97,8 @@ def sync_command(
     stopped; the rest stays pending for the next run).
     """
     _configure_logging(verbose)
+    from ..job import Job
+
     job = Job(_settings(config))
     source_used = _source(source, job.settings)
     adapter = _adapter(adapter, job.settings)
@@ -161,6 +167,8 @@ def status(
     ] = False,
 ) -> None:
     """Last runs and the records not synced (ids, states and errors; no personal data)."""
+    from ..job import Job
+
     job = Job(_settings(config))
     with _run_session():
         store = job.store()
@@ -308,6 +316,8 @@ def adapters() -> None:
     table = Table(title="Installed adapters")
     for column in ("name", "package", "version", "object"):
         table.add_column(column)
+    from ..adapters.registry import available_adapters
+
     for name, entry in sorted(available_adapters().items()):
         dist = entry.dist
         table.add_row(name, dist.name if dist else "?", dist.version if dist else "?", entry.value)
@@ -320,6 +330,8 @@ def setup(
     config: ConfigOption = None,
 ) -> None:
     """Idempotent one-time bootstrap of an adapter's remote side."""
+    from ..job import Job
+
     job = Job(_settings(config))
     with _run_session():
         report = job.setup(adapter)
@@ -415,6 +427,8 @@ def reconcile_command(
         err.print("[red]usage[/red] --recreate-deleted goes with --repair")
         raise typer.Exit(ExitCode.USAGE)
     with _run_session():
+        from ..job import Job
+
         report = Job(settings).reconcile(
             source_used, adapter=adapter, repair=repair, recreate_deleted=recreate_deleted
         )

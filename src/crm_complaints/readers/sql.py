@@ -18,14 +18,9 @@ from .problems import ReadResult
 from .rows import ClinicLocales, RowMapper
 from .summary import SourceInfo
 
-__all__ = ["is_database_url", "read_sql", "safe_url"]
+__all__ = ["read_sql", "safe_url"]
 
 _BATCH = 1000
-
-
-def is_database_url(text: str) -> bool:
-    """Whether a ``--source`` names a database (``postgresql://…``, ``sqlite:///…``)."""
-    return "://" in text and not text.startswith("file://")
 
 
 def safe_url(url: str) -> str:

@@ -17,8 +17,8 @@ from .compute import ReportOptions, compute_report
 from .render import render_csv, render_json, render_text
 
 __all__ = [
-    "collector_paused",
     "FirstOfEachId",
+    "collector_paused",
     "deadline_policy",
     "last_full_month",
     "report_from_source",
