@@ -1,10 +1,17 @@
 """The audit trail: one row per remote write, hash-chained so a deleted or edited row shows.
 
 An inspector asks "show that this record was not altered". Every write the sync engine hands
-to an adapter (sync runs and reconciliation's repair alike) leaves a row: when, which run,
-complaint id and revision, adapter, operation (``create`` / ``update``), what triggered it
-(``sync`` / ``repair``), the remote ids the adapter answered with, and the outcome. Never a
-field value: the trail is as free of personal data as the state store.
+to an adapter (sync runs and reconciliation's repair alike) leaves rows: when, which run,
+complaint id and revision, adapter, operation, object, what triggered it (``sync`` /
+``repair``), the remote ids and the outcome. Never a field value: the trail is as free of
+personal data as the state store.
+
+An adapter that lists its writes (``PushResult.writes``) gets one row per write: ``create``,
+``update``, ``link`` or ``archive`` of one ``object`` (``ticket``, ``task:<kind>``,
+``contact``, ``association``, ``event``) with that object's ids. Otherwise one row of object
+``complaint`` says ``create`` or ``update`` with the refs answered. A push that did not
+succeed also gets that ``complaint`` row with its outcome (what reached the remote is not
+fully known), after rows for the writes its adapter says did reach it.
 
 Each row's ``row_hash`` is SHA-256 over its content and the previous row's hash (one chain per
 namespace and adapter: the run lock makes its writer single). ``audit_chains`` keeps the head
@@ -13,6 +20,10 @@ row must chain to; so :func:`verify` detects a row deleted anywhere (first, midd
 and a row edited, and names the first broken row. An attacker who can rewrite the whole table
 *and* recompute every hash is out of reach of any in-database chain: keep the head hash
 ``audit verify`` prints somewhere else (a ticket, an e-mail) to close that gap.
+
+``object`` came with migration 8: rows written before it hold ``NULL`` there and are hashed
+without it, exactly as they were written; every later row names its object, and its hash
+covers it (so setting it, or clearing it, breaks the row's hash either way).
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .adapters.base import RemoteWrite
 from .migrations import DEFAULT_NAMESPACE, metadata
 
 __all__ = [
@@ -38,8 +50,8 @@ __all__ = [
     "append",
     "audit_chains",
     "audit_log",
+    "entries_for",
     "entries_json",
-    "entry_for",
     "history",
     "prune",
     "record_writes",
@@ -67,6 +79,8 @@ audit_log = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("row_hash", sa.String(64), nullable=False),
+    # Since migration 8; NULL in the rows written before it (see the module's docstring).
+    sa.Column("object", sa.String(64)),
 )
 audit_complaint_index = sa.Index(
     "ix_audit_log_complaint", audit_log.c.namespace, audit_log.c.complaint_id
@@ -101,6 +115,8 @@ _CONTENT = (
     "remote_ids",
     "outcome",
 )
+_OBJECT = "object"
+"""Hashed after ``_CONTENT`` when not NULL: rows from before migration 8 keep their hashes."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +125,12 @@ class AuditEntry:
 
     complaint_id: str
     revision: int
-    operation: str  # create | update
-    outcome: str  # synced | rejected | retry | rate_limited | failed | no_result
+    operation: str  # create | update | link | archive
+    outcome: str  # synced | rejected | retry | rate_limited | failed | no_result | deleted
     remote_ids: Mapping[str, str]
     run_id: int | None = None
     trigger: str = "sync"  # sync | repair
+    object: str = "complaint"  # ticket | task:<kind> | contact | association | event | …
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,8 @@ class AuditRow:
     remote_ids: dict[str, str]
     outcome: str
     row_hash: str
+    object: str | None = None
+    """``None`` in rows written before migration 8."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +161,7 @@ class AuditRow:
             "complaint_id": self.complaint_id,
             "revision": self.revision,
             "operation": self.operation,
+            "object": self.object,
             "trigger": self.trigger,
             "remote_ids": self.remote_ids,
             "outcome": self.outcome,
@@ -184,8 +204,11 @@ def _stamp(moment: datetime) -> str:
 
 
 def _hash(content: Mapping[str, Any] | sa.RowMapping, prev_hash: str) -> str:
+    fields = [[name, content[name]] for name in _CONTENT]
+    if content.get(_OBJECT) is not None:
+        fields.append([_OBJECT, content[_OBJECT]])
     body = json.dumps(
-        [[name, content[name]] for name in _CONTENT] + [["prev_hash", prev_hash]],
+        [*fields, ["prev_hash", prev_hash]],
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -243,6 +266,7 @@ def append(
                 "trigger": entry.trigger,
                 "remote_ids": json.dumps(dict(entry.remote_ids), sort_keys=True),
                 "outcome": entry.outcome,
+                "object": entry.object,
             }
             row_hash = _hash(content, prev)
             rows.append({**content, "prev_hash": prev, "row_hash": row_hash})
@@ -289,6 +313,7 @@ def _row(row: sa.RowMapping) -> AuditRow:
         remote_ids=json.loads(row["remote_ids"]),
         outcome=row["outcome"],
         row_hash=row["row_hash"],
+        object=row["object"],
     )
 
 
@@ -427,7 +452,7 @@ def record_writes(store: object, adapter: str, entries: Sequence[AuditEntry]) ->
         append(engine, getattr(store, "namespace", DEFAULT_NAMESPACE), adapter, entries)
 
 
-def entry_for(
+def entries_for(
     complaint_id: str,
     revision: int,
     *,
@@ -436,14 +461,18 @@ def entry_for(
     remote_ids: Mapping[str, str],
     run_id: int | None,
     repair: bool,
-) -> AuditEntry:
-    """The row for one pushed complaint (what the engine knows of it, nothing more)."""
-    return AuditEntry(
-        complaint_id=complaint_id,
-        revision=revision,
-        operation="create" if is_new else "update",
-        outcome=outcome,
-        remote_ids=dict(remote_ids),
-        run_id=run_id,
-        trigger="repair" if repair else "sync",
-    )
+    writes: Sequence[RemoteWrite] = (),
+) -> list[AuditEntry]:
+    """The rows for one pushed complaint: one per write its adapter listed; the push's own
+    ``complaint`` row when the adapter listed none or the push did not succeed."""
+
+    def entry(operation: str, what: str, ids: Mapping[str, str]) -> AuditEntry:
+        trigger = "repair" if repair else "sync"
+        return AuditEntry(
+            complaint_id, revision, operation, outcome, dict(ids), run_id, trigger, what
+        )
+
+    rows = [entry(w.operation, w.object, w.remote_ids) for w in writes]
+    if not rows or outcome != "synced":
+        rows.append(entry("create" if is_new else "update", "complaint", remote_ids))
+    return rows

@@ -189,6 +189,14 @@ def _m7_crm_changes(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _m8_audit_objects(conn: Connection) -> None:
+    """``audit_log.object``: what each remote write wrote (a ticket, a task, a link…; see
+    :mod:`crm_complaints.audit`). ``NULL`` in the rows written before, whose hashes do not
+    cover it, so the chain they form still verifies."""
+    if "object" not in {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}:
+        conn.execute(sa.text("ALTER TABLE audit_log ADD COLUMN object VARCHAR(64)"))
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial: records, runs, quarantine", _m1_initial),
@@ -198,6 +206,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (5, "audit trail of remote writes, hash-chained", _m5_audit_trail),
     (6, "records.sent: hashes of the field values last sent", _m6_sent_fields),
     (7, "tasks completed in the CRM, acknowledged status moves, pull marks", _m7_crm_changes),
+    (8, "audit_log.object: which remote object each write wrote", _m8_audit_objects),
 )
 
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .adapters.base import Adapter, Outcome, PushResult
-from .audit import AuditEntry, entry_for, record_writes
+from .audit import AuditEntry, entries_for, record_writes
 from .errors import AuthError, ConfigError, RateLimitedError, RecordError, TransientError
 from .exit_codes import ExitCode
 from .policy import PlannedComplaint, Policy
@@ -408,7 +408,7 @@ class _Engine:
             if item is None or result.complaint_id in answered:
                 continue  # an adapter answering for something we did not send is ignored
             answered.add(result.complaint_id)
-            audit.append(self._audit_entry(item, result.outcome.value, result.refs))
+            audit.extend(self._audit_entries(item, result.outcome.value, result))
             if result.outcome is Outcome.SYNCED:
                 synced[item.complaint_id] = SyncedWrite(
                     item.version, dict(result.refs), sent=result.sent
@@ -437,7 +437,7 @@ class _Engine:
         for cid in set(outstanding) - answered:
             again.add(cid)  # no answer is not success: keep it pending
             last_errors[cid] = f"{self.adapter.name} returned no result for this complaint"
-            audit.append(self._audit_entry(outstanding[cid], "no_result", {}))
+            audit.extend(self._audit_entries(outstanding[cid], "no_result"))
         with self._store_lock:
             # Before the state: a write the adapter confirmed is in the trail even if we crash.
             record_writes(self.store, self.adapter.name, audit)
@@ -462,22 +462,25 @@ class _Engine:
         }
         for cid in outstanding:
             log.warning("left for the next run: complaint %s: %s", cid, errors.get(cid, "failed"))
-        audit = [self._audit_entry(item, "failed", {}) for item in outstanding.values()]
+        audit = [e for item in outstanding.values() for e in self._audit_entries(item, "failed")]
         with self._store_lock:
             record_writes(self.store, self.adapter.name, audit)
             self.store.record_results(self.adapter.name, {}, failed)
 
-    def _audit_entry(
-        self, item: PlannedComplaint, outcome: str, refs: Mapping[str, str]
-    ) -> AuditEntry:
-        return entry_for(
+    def _audit_entries(
+        self, item: PlannedComplaint, outcome: str, result: PushResult | None = None
+    ) -> list[AuditEntry]:
+        """A row per remote write the adapter listed (see :func:`~.audit.entries_for`)."""
+        return entries_for(
             item.complaint_id,
             item.revision,
             is_new=item.is_new,
             outcome=outcome,
-            remote_ids=refs,
+            remote_ids=result.refs if result is not None else {},
             run_id=self.summary.run_id,
-            repair=item.complaint_id in self.force,
+            # A recreate is reconciliation's repair of a deletion (reconcile --recreate-deleted).
+            repair=item.complaint_id in self.force or item.complaint_id in self.recreate,
+            writes=result.writes if result is not None else (),
         )
 
 

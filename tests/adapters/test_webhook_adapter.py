@@ -9,7 +9,7 @@ import requests
 import responses
 from standardwebhooks.webhooks import Webhook
 
-from crm_complaints.adapters.base import Outcome, PlannedComplaint
+from crm_complaints.adapters.base import Outcome, PlannedComplaint, RemoteWrite
 from crm_complaints.adapters.webhook import WebhookAdapter, WebhookConfig, event_id
 from crm_complaints.config import Settings
 from crm_complaints.errors import AuthError, ConfigError
@@ -45,15 +45,18 @@ def test_posts_one_signed_event_per_complaint(adapter: WebhookAdapter, webhook_s
     assert payload["data"]["plan"]["severity"] == "high"
     assert results[0].refs == {"delivery": request.headers["webhook-id"]}
     assert results[0].created is True
+    delivered = {"delivery": request.headers["webhook-id"]}
+    assert results[0].writes == (RemoteWrite("create", "event", delivered),)  # its audit row
 
 
 @responses.activate
 def test_update_event_and_stable_id_per_version(adapter: WebhookAdapter) -> None:
     responses.post(URL, status=200)
     item = planned(make_complaint(), previous={"delivery": "msg_old"})
-    adapter.push([item])
+    (result,) = adapter.push([item])
     adapter.push([item])
     first, second = (c.request for c in responses.calls)
+    assert [(w.operation, w.object) for w in result.writes] == [("update", "event")]
     assert json.loads(first.body)["type"] == "complaint.updated"  # type: ignore[arg-type]
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     changed = planned(make_complaint(summary="変更"), previous={"delivery": "msg_old"})

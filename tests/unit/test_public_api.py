@@ -53,6 +53,7 @@ def test_adapter_interface_is_pinned() -> None:
         "RemoteRecord",
         "RemoteRefs",
         "RemoteTask",
+        "RemoteWrite",
         "SetupReport",
         "available_adapters",
         "create_adapter",

@@ -11,6 +11,7 @@ from .base import (
     RemoteRecord,
     RemoteRefs,
     RemoteTask,
+    RemoteWrite,
     SetupReport,
 )
 from .registry import available_adapters, create_adapter, load_adapter_class
@@ -24,6 +25,7 @@ __all__ = [
     "RemoteRecord",
     "RemoteRefs",
     "RemoteTask",
+    "RemoteWrite",
     "SetupReport",
     "available_adapters",
     "create_adapter",

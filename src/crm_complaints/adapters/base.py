@@ -32,6 +32,10 @@ the error tree. An adapter has four things to do, each idempotent:
     (a :class:`requests.Session` that counts) and :meth:`Adapter.error_for` (status → error,
     ``Retry-After`` included) do the classifying for HTTP APIs.
 
+    ``PushResult.writes`` may list the remote writes made for the complaint
+    (:class:`RemoteWrite`: create, update, link or archive, of which object, with its ids), one
+    audit row each; left empty, the engine records one ``create`` or ``update`` row per push.
+
 ``read(refs)``
     Read back the remote state of complaints we synced, keyed by complaint id, from the refs
     the state store holds, as :class:`RemoteRecord`: the version we wrote, the stage and
@@ -77,7 +81,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar, get_args
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -106,7 +110,9 @@ __all__ = [
     "RemoteRecord",
     "RemoteRefs",
     "RemoteTask",
+    "RemoteWrite",
     "SetupReport",
+    "WriteOperation",
 ]
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -115,6 +121,26 @@ RemoteRefs = Mapping[str, str]
 """Remote ids an adapter created or updated, e.g. ``{"ticket": "1234", "task:follow_up": "99"}``.
 Object ids must stay the same when a complaint is updated. Keys starting with ``delivery``
 name one delivery of one version (a webhook's event id) and change with every version."""
+
+
+WriteOperation = Literal["create", "update", "link", "archive"]
+
+
+@dataclass(frozen=True)
+class RemoteWrite:
+    """One write an adapter made in the remote for a complaint: one row of the audit trail.
+
+    ``object`` names what was written, as the refs name it (``ticket``, ``task:follow_up``,
+    ``contact``) or ``association`` for a link, whose ``remote_ids`` name both ends
+    (``{"task:follow_up": "99", "ticket": "1234"}``). Ids only, never a field value."""
+
+    operation: WriteOperation
+    object: str
+    remote_ids: Mapping[str, str]
+
+    def __post_init__(self) -> None:  # out-of-tree adapters are not type-checked with us
+        if self.operation not in get_args(WriteOperation):
+            raise ValueError(f"unknown write operation {self.operation!r}")
 
 
 class Outcome(StrEnum):
@@ -138,6 +164,9 @@ class PushResult:
     sent: Mapping[str, Mapping[str, str]] | None = None
     """Hashes of the field values the remote now holds from us, per remote object (see
     :mod:`crm_complaints.fields`); ``None`` when the adapter does not track fields."""
+    writes: tuple[RemoteWrite, ...] = ()
+    """The remote writes this push made for the complaint, in order, also when it failed
+    part-way (what did reach the remote); empty: the engine records one create or update."""
 
     @classmethod
     def synced(
@@ -147,8 +176,11 @@ class PushResult:
         *,
         created: bool,
         sent: Mapping[str, Mapping[str, str]] | None = None,
+        writes: Sequence[RemoteWrite] = (),
     ) -> Self:
-        return cls(complaint_id, Outcome.SYNCED, dict(refs), created, sent=sent)
+        return cls(
+            complaint_id, Outcome.SYNCED, dict(refs), created, sent=sent, writes=tuple(writes)
+        )
 
     @classmethod
     def deleted(cls, complaint_id: str) -> Self:

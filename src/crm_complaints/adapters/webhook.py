@@ -41,7 +41,9 @@ from .base import (
     RemoteRecord,
     RemoteRefs,
     RemoteTask,
+    RemoteWrite,
     SetupReport,
+    WriteOperation,
 )
 
 __all__ = ["WebhookAdapter", "WebhookConfig", "event_id"]
@@ -180,11 +182,14 @@ class WebhookAdapter(Adapter[WebhookConfig]):
                 # event names every field changed rather than none.
                 return replace(failed, sent={"event": {}})
             return failed
+        delivery = {"delivery": message_id}
+        operation: WriteOperation = "create" if item.is_new else "update"
         return PushResult.synced(
             item.complaint_id,
-            {"delivery": message_id},
+            delivery,
             created=item.is_new,
             sent={"event": self.field_hashes(item)},
+            writes=[RemoteWrite(operation, "event", delivery)],  # one delivered event
         )
 
     def _get_state(self, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -137,8 +137,8 @@ def history_command(
     config: ConfigOption = None,
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.TEXT,
 ) -> None:
-    """Every remote write of one complaint: when, run, revision, adapter, operation, remote
-    ids, outcome (never field values)."""
+    """Every remote write of one complaint: when, run, revision, adapter, operation and object
+    (``create ticket``, ``link association``…), remote ids, outcome (never field values)."""
     from ..audit import entries_json, history
 
     with _run_session():
@@ -154,9 +154,10 @@ def history_command(
         print(f"no writes recorded for complaint {complaint_id}")
     for row in rows:
         ids = ", ".join(f"{k}={v}" for k, v in sorted(row.remote_ids.items())) or "-"
+        wrote = f"{row.operation} {row.object}" if row.object else row.operation  # old rows: none
         print(
             f"{row.recorded_at.isoformat(timespec='seconds')}  run {row.run_id}  "
-            f"rev {row.revision}  {row.adapter}  {row.operation} ({row.trigger})  "
+            f"rev {row.revision}  {row.adapter}  {wrote} ({row.trigger})  "
             f"{row.outcome}  {ids}"
         )
 

@@ -57,11 +57,14 @@ class Linker:
         to_type: str,
         type_id: int,
         fail: Callable[[str, AdapterError], None],
-    ) -> None:
-        """Link each pair not confirmed before; a pair that fails fails its complaint."""
+    ) -> list[Link]:
+        """Link each pair not confirmed before; a pair that fails fails its complaint.
+        Returns the pairs this call linked (for the audit trail)."""
         todo = [link for link in links if (link.source, link.target) not in self.done]
+        linked: list[Link] = []
         for chunk in chunks(todo):
-            self._link_chunk(chunk, from_type, to_type, type_id, fail)
+            linked += self._link_chunk(chunk, from_type, to_type, type_id, fail)
+        return linked
 
     def _link_chunk(
         self,
@@ -70,7 +73,7 @@ class Linker:
         to_type: str,
         type_id: int,
         fail: Callable[[str, AdapterError], None],
-    ) -> None:
+    ) -> list[Link]:
         models = self.client.link_models
         inputs = [
             PublicAssociationMultiPost(
@@ -101,8 +104,9 @@ class Linker:
         except RejectedError as exc:
             for cid in {link.complaint_id for link in chunk}:
                 fail(cid, exc)
-            return
+            return []
         failed = failed_links(answer.get("errors") or [], chunk)
+        linked: list[Link] = []
         for link in chunk:
             if link in failed:
                 fail(
@@ -114,6 +118,8 @@ class Linker:
                 )
             else:
                 self.done.add((link.source, link.target))
+                linked.append(link)
+        return linked
 
 
 def failed_links(errors: Iterable[dict[str, Any]], sent: list[Link]) -> dict[Link, str]:

@@ -12,7 +12,8 @@ ticket, all its tasks and their links are written. A transient error part-way ke
 finished: complaints completed by then are synced and the rest come back transient, and the
 next attempt resumes from :class:`WrittenSoFar` instead of starting over (under a tight rate
 limit, starting over could never finish). A batch HubSpot refuses whole is split until the bad
-input is found (:mod:`.batching`).
+input is found (:mod:`.batching`). Each result lists the writes HubSpot confirmed for its
+complaint in this push (:mod:`.writes`), for the audit trail.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .fields import TICKET_FIELD_OF, Selection, select
 from .links import TICKET_TO_CONTACT, Link, Linker
 from .properties import Properties
 from .tasks import TaskWrites
+from .writes import WriteLog
 
 __all__ = ["PushRun", "WrittenSoFar"]
 
@@ -97,6 +99,7 @@ class PushRun:
         self.batch = batch
         self.adapter = client.adapter
         self.linker = Linker(client, memory.links)
+        self.writes = WriteLog()
         self.live = {item.complaint_id: item for item in batch}
         self.versions = {item.complaint_id: item.version for item in batch}
         self.results: dict[str, PushResult] = {}
@@ -116,7 +119,10 @@ class PushRun:
         self._write_tickets()
         self._write_contacts()
         self._write_tasks()
-        return [self._with_partial_sent(item) for item in self.batch]
+        return [
+            replace(self._with_partial_sent(item), writes=self.writes.of(item.complaint_id))
+            for item in self.batch
+        ]
 
     def _with_partial_sent(self, item: PlannedComplaint) -> PushResult:
         """A complaint left for a retry keeps what did reach HubSpot: its ticket's id and the
@@ -275,6 +281,7 @@ class PushRun:
                 self.memory.tickets[(cid, self.versions[cid])] = str(result["id"])
                 if result.get("new"):
                     self.new_tickets.add(cid)
+                self.writes.object(cid, bool(result.get("new")), "ticket", str(result["id"]))
         for error in answer.get("errors", []):
             if error.get("category") == "OBJECT_NOT_FOUND":
                 for cid in (error.get("context") or {}).get("objectWriteTraceId", []):
@@ -301,6 +308,7 @@ class PushRun:
                 )
                 for cid in by_customer.get(customer, []):
                     self.contact_ids[cid] = str(result["id"])
+                    self.writes.object(cid, bool(result.get("new")), "contact", str(result["id"]))
             for error in answer.get("errors", []):
                 for trace in (error.get("context") or {}).get("objectWriteTraceId", []):
                     refusal = rejection("upsert contact", error, trace, self.adapter)
@@ -322,7 +330,10 @@ class PushRun:
                 for cid, contact in self.contact_ids.items()
                 if cid in self.live and not self._linked_before(cid, contact)
             ]
-            self.linker.link(links, "tickets", "contacts", TICKET_TO_CONTACT, self.fail)
+            for link in self.linker.link(
+                links, "tickets", "contacts", TICKET_TO_CONTACT, self.fail
+            ):
+                self.writes.link(link.complaint_id, {"ticket": link.source, "contact": link.target})
         except TransientError as exc:
             self.fail_rest(exc)
 

@@ -276,6 +276,7 @@ class TaskWrites:
         for (send, chunk), outcome in zip(requests, outcomes, strict=True):
             for write, tid in outcome.written:
                 self._confirm(write, tid)
+                self._log(write, tid, created=send == self._create)
             for cid, error in outcome.refused:
                 self.unfinished.setdefault(cid, error)
             gone.extend(outcome.gone)
@@ -292,6 +293,15 @@ class TaskWrites:
         self.sent.setdefault(write.complaint_id, {})[f"task:{write.kind}"] = write.sent
         self.memory.task_ids[write.key] = task_id
         self.memory.written[(write.key, write.item.version)] = task_id
+
+    def _log(self, write: TaskWrite, task_id: str, *, created: bool) -> None:
+        """For the audit trail: the task's write, and the links a create carried inline."""
+        key = f"task:{write.kind}"
+        self.run.writes.object(write.complaint_id, created, key, task_id)
+        if created:
+            for target, type_id in self._inline_targets(write.complaint_id):
+                end = "ticket" if type_id == TASK_TO_TICKET else "contact"
+                self.run.writes.link(write.complaint_id, {key: task_id, end: target})
 
     def _create(self, chunk: list[TaskWrite]) -> _Outcome:
         """Batch create with the links inline; answers map back by ``objectWriteTraceId``."""
@@ -401,12 +411,16 @@ class TaskWrites:
         except TransientError as exc:
             outcome.error = exc
 
-    def _inline_links(self, complaint_id: str) -> list[PublicAssociationsForObject]:
-        models = self.client.task_models
+    def _inline_targets(self, complaint_id: str) -> list[tuple[str, int]]:
+        """(object id, association type) of the links a new task is created with."""
         targets = [(self.run.ticket_ids[complaint_id], TASK_TO_TICKET)]
         contact = self.run.contact_ids.get(complaint_id)
         if contact:
             targets.append((contact, TASK_TO_CONTACT))
+        return targets
+
+    def _inline_links(self, complaint_id: str) -> list[PublicAssociationsForObject]:
+        models = self.client.task_models
         return [
             PublicAssociationsForObject(
                 to=PublicObjectId(id=target, local_vars_configuration=models),
@@ -419,7 +433,7 @@ class TaskWrites:
                 ],
                 local_vars_configuration=models,
             )
-            for target, type_id in targets
+            for target, type_id in self._inline_targets(complaint_id)
         ]
 
     # -- links of known tasks ------------------------------------------------------------
@@ -428,11 +442,13 @@ class TaskWrites:
         deleted in HubSpot comes back with a new id, and its tasks must follow."""
         to_tickets: list[Link] = []
         to_contacts: list[Link] = []
+        key_of: dict[str, str] = {}  # task id → its refs key, for the audit trail
         for write in updates:
             cid = write.complaint_id
             tid = self.written.get(cid, {}).get(write.kind)
             if tid is None or cid in self.unfinished:
                 continue
+            key_of[tid] = f"task:{write.kind}"
             previous = write.item.previous or {}
             same_task = previous.get(f"task:{write.kind}") == tid
             ticket = self.run.ticket_ids[cid]
@@ -441,8 +457,13 @@ class TaskWrites:
             contact = self.run.contact_ids.get(cid)
             if contact and not (same_task and previous.get("contact") == contact):
                 to_contacts.append(Link(cid, tid, contact))
-        self.run.linker.link(to_tickets, "tasks", "tickets", TASK_TO_TICKET, self._fail)
-        self.run.linker.link(to_contacts, "tasks", "contacts", TASK_TO_CONTACT, self._fail)
+        for links, to_type, end, type_id in (
+            (to_tickets, "tickets", "ticket", TASK_TO_TICKET),
+            (to_contacts, "contacts", "contact", TASK_TO_CONTACT),
+        ):
+            for link in self.run.linker.link(links, "tasks", to_type, type_id, self._fail):
+                ends = {key_of[link.source]: link.source, end: link.target}
+                self.run.writes.link(link.complaint_id, ends)
 
     def _fail(self, complaint_id: str, error: AdapterError) -> None:
         self.unfinished.setdefault(complaint_id, error)
