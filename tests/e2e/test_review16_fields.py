@@ -1,0 +1,122 @@
+"""Hostile review of issue 16, part 5: who owns a field, through the CLI against the HubSpot
+emulator: what reconcile calls "changed in the CRM" or drift, and what repair writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_complaints.emulator import HubSpotEmulator
+from tests.conftest import edited
+from tests.e2e.test_review16_pull import Clinic, clinic, recent
+
+
+def reconciled(made: Clinic, *args: str) -> tuple[int, dict[str, Any]]:
+    answer = made.run("reconcile", "--format", "json", *args)
+    return answer.exit_code, json.loads(answer.stdout)
+
+
+# -- findings (failing on purpose) ---------------------------------------------------------------
+
+
+def test_review16_fields_a_crm_owned_field_nobody_touched_is_not_changed_in_the_crm(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """subject = "crm", the source's summary changes, nobody edits HubSpot: expected no finding
+    (HubSpot holds what we wrote at creation); actual: "subject changed in the CRM" with
+    theirs = our own creation-time subject, blaming staff for our value."""
+    complaint = recent("FLD-1")
+    made = clinic(emulator, tmp_path, [complaint], extra='[sync.fields]\nsubject = "crm"\n')
+    made.write([edited(complaint, summary="要約を更新(受付で追記)")])
+    assert made.run("sync").exit_code == 0
+
+    code, report = reconciled(made)
+
+    assert code == 0
+    assert report["findings"] == [], report["findings"]
+
+
+def test_review16_fields_departments_ticked_in_another_order_are_not_drift(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Staff save the same departments, listed in the property's option order (as a HubSpot form
+    or import writes a multiple-checkbox value): expected no finding, exit 0; actual:
+    departments "drifted" (we compare the ';'-joined text, ours in plan order), exit 5, and
+    --repair rewrites a value that did not change."""
+    made = clinic(emulator, tmp_path, [recent("FLD-2", category="side_effect")])
+    held = made.ticket("FLD-2").properties["crm_departments"].split(";")
+    options = emulator.portal.properties["tickets"]["crm_departments"]["options"]
+    same_set = [o["value"] for o in options if o["value"] in held]
+    assert same_set != held and sorted(same_set) == sorted(held)  # only the order differs
+    made.staff(made.ticket("FLD-2"), crm_departments=";".join(same_set))
+
+    code, report = reconciled(made)
+
+    assert [(f["kind"], f["field"]) for f in report["findings"]] == []
+    assert code == 0
+
+
+# -- what holds (no other test covers these) -----------------------------------------------------
+
+
+def test_review16_fields_crm_owned_is_never_written_by_reconcile_repair(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """`reconcile --repair` through the CLI with [sync.fields] subject = "crm": a source field
+    staff changed (priority) is put back; the crm-owned subject staff wrote stays theirs,
+    also after the source's summary changes and a sync and a second repair."""
+    complaint = recent("FLD-3")
+    made = clinic(emulator, tmp_path, [complaint], extra='[sync.fields]\nsubject = "crm"\n')
+    ours = made.ticket("FLD-3").properties["hs_ticket_priority"]
+    theirs = "HIGH" if ours != "HIGH" else "LOW"
+    made.staff(made.ticket("FLD-3"), subject="患者様からの再連絡待ち", hs_ticket_priority=theirs)
+
+    code, report = reconciled(made, "--repair")
+
+    assert code == 5  # the drift it found (and repaired)
+    assert sorted((f["kind"], f["field"]) for f in report["findings"]) == [
+        ("changed_in_crm", "subject"),
+        ("drifted", "priority"),
+    ]
+    held = made.ticket("FLD-3").properties
+    assert held["hs_ticket_priority"] == ours  # source: repaired
+    assert held["subject"] == "患者様からの再連絡待ち"  # crm: staff's
+    made.write([edited(complaint, summary="別の要約")])
+    assert made.run("sync").exit_code == 0
+    reconciled(made, "--repair")
+    assert made.ticket("FLD-3").properties["subject"] == "患者様からの再連絡待ち"
+
+
+@pytest.mark.parametrize(
+    ("section", "names"),
+    [
+        ('[sync.fields]\nstagee = "create"\n', ["sync.fields", "stagee"]),
+        ('[sync.fields]\nstage = "sometimes"\n', ["sync.fields.stage", "source"]),
+        (
+            '[adapters.hubspot.field_owners]\ntask_due = "staff"\n',
+            ["adapters.hubspot.field_owners", "task_due"],
+        ),
+    ],
+)
+def test_review16_fields_a_wrong_owner_config_is_a_config_error_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, names: list[str]
+) -> None:
+    """`sync` with an unknown field or owner value stops with exit 2 before any request, and
+    the message names the config key and the offending name."""
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-test")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[state]\npath = "{tmp_path / "state.db"}"\n{section}', encoding="utf-8")
+    source = tmp_path / "complaints.jsonl"
+    source.write_text(recent("FLD-4").model_dump_json() + "\n", encoding="utf-8")
+    made = Clinic(None, tmp_path, config, source)  # type: ignore[arg-type]  # no CRM reached
+
+    answer = made.run("sync")
+
+    assert answer.exit_code == 2, answer.output
+    text = " ".join(answer.output.split())
+    assert "config error" in text
+    for name in names:
+        assert name in text, (name, text)
