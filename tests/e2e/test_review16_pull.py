@@ -215,3 +215,26 @@ def test_review16_pull_since_is_one_instant_whatever_its_offset(
 
     date_only = made.run("pull", "--since", since.date().isoformat())
     assert date_only.exit_code == 2 and "no offset" in date_only.stderr
+
+
+def test_review16_pull_reconcile_json_carries_a_close_made_before_the_last_sync(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Staff close a ticket, then the routine sync runs (nothing to send), then the nightly
+    reconcile: expected its crm_changes to carry the close, as `pull` does ("the same data");
+    actual: crm_changes is empty (records changed before the last sync are left out) while
+    the same reconcile reports the status move."""
+    cid = "PULL-6"
+    made = clinic(emulator, tmp_path, [recent(cid)])
+    since = moment()
+    made.staff(made.ticket(cid), hs_pipeline_stage=CLOSED_STAGE)
+    assert made.run("sync").exit_code == 0  # the routine sync: nothing of ours changed
+    _, pulled = made.pull("--since", since.isoformat())
+    assert [line["complaint_id"] for line in pulled] == [cid]
+
+    answer = made.run("reconcile", "--format", "json")
+    report = json.loads(answer.stdout)
+
+    assert report["counts"]["status_moved"] == 1
+    assert [line["complaint_id"] for line in report["crm_changes"]] == [cid]
+    assert report["crm_changes"][0]["stage"] == pulled[0]["stage"]
