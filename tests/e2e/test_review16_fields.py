@@ -120,3 +120,29 @@ def test_review16_fields_a_wrong_owner_config_is_a_config_error_naming_the_key(
     assert "config error" in text
     for name in names:
         assert name in text, (name, text)
+
+
+def test_review16_fields_the_adapters_owner_beats_sync_fields_through_the_cli(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """[sync.fields] subject = "crm" with [adapters.hubspot.field_owners] subject = "source":
+    the adapter's wins in `reconcile --repair` (staff's subject is drift, put back), while
+    the global section still rules a field the adapter does not name (category: crm)."""
+    complaint = recent("FLD-5")
+    extra = (
+        '[sync.fields]\nsubject = "crm"\ncategory = "crm"\n'
+        '[adapters.hubspot.field_owners]\nsubject = "source"\n'
+    )
+    made = clinic(emulator, tmp_path, [complaint], extra=extra)
+    ours = made.ticket("FLD-5").properties["subject"]
+    made.staff(made.ticket("FLD-5"), subject="staff wording", crm_category="product")
+
+    code, report = reconciled(made, "--repair")
+
+    assert code == 5
+    assert sorted((f["kind"], f["field"]) for f in report["findings"]) == [
+        ("changed_in_crm", "category"),
+        ("drifted", "subject"),
+    ]
+    held = made.ticket("FLD-5").properties
+    assert (held["subject"], held["crm_category"]) == (ours, "product")
