@@ -60,14 +60,10 @@ def test_a_first_sync_records_the_ticket_contact_each_task_and_each_link(
     ]
     for kind, task in tasks(emulator).items():  # each task is created with its links inline
         key = f"task:{kind}"
-        expected += [
-            ("create", key, {key: task.id}),
-            ("link", "association", {key: task.id, "ticket": made}),
-            ("link", "association", {key: task.id, "contact": contact}),
-        ]
+        expected.append(("create", key, {key: task.id, "ticket": made, "contact": contact}))
     rows = history(store.engine, complaint.id)
     assert sorted(map(canonical, what(rows))) == sorted(map(canonical, expected))
-    assert len(rows) == 3 + 3 * 6
+    assert len(rows) == 3 + 6
     assert {(r.run_id, r.revision, r.trigger, r.outcome) for r in rows} == {
         (summary.run_id, 1, "sync", "synced")
     }
@@ -115,6 +111,7 @@ def test_a_ticket_deleted_in_hubspot_and_recreated_shows_the_creates(
     complaint = recent()
     run(adapter, store, [complaint])
     old_ticket = ticket(emulator).id
+    contact = next(iter(emulator.portal.live("contacts"))).id
     gone_kind, gone = next(iter(tasks(emulator).items()))
     emulator.portal.archive("tickets", old_ticket)
     emulator.portal.archive("tasks", gone.id)
@@ -132,12 +129,15 @@ def test_a_ticket_deleted_in_hubspot_and_recreated_shows_the_creates(
     creates = [(r.object, r.remote_ids) for r in rows if r.operation == "create"]
     assert creates == [
         ("ticket", {"ticket": new_ticket}),
-        (f"task:{gone_kind}", {f"task:{gone_kind}": remade}),
+        (
+            f"task:{gone_kind}",
+            {f"task:{gone_kind}": remade, "ticket": new_ticket, "contact": contact},
+        ),
     ]
-    to_ticket = {
+    to_ticket = {  # the new task by its create (links inline), the others by a link each
         key
         for r in rows
-        if r.operation == "link" and r.remote_ids.get("ticket") == new_ticket
+        if r.operation in ("create", "link") and r.remote_ids.get("ticket") == new_ticket
         for key in r.remote_ids
         if key.startswith("task:")
     }
@@ -198,9 +198,12 @@ def test_history_shows_the_objects_and_verify_catches_an_edited_row(
     assert shown.exit_code == 0, shown.output
     writes = json.loads(shown.output)["writes"]
     assert writes[0]["operation"] == "create" and writes[0]["object"] == "ticket"
-    assert {w["object"] for w in writes} >= {"ticket", "association", task_row.object}
+    assert {w["object"] for w in writes} >= {"ticket", task_row.object}
+    created_task = next(w for w in writes if w["object"] == task_row.object)
+    assert created_task["remote_ids"] == {task_row.object: task_row.remote_ids[task_row.object],
+                                          "ticket": writes[0]["remote_ids"]["ticket"]}  # fmt: skip
     text = runner.invoke(app, ["history", "HOSTILE-1"]).output
-    assert "create ticket (sync)" in text and "link association (sync)" in text
+    assert "create ticket (sync)" in text and f"create {task_row.object} (sync)" in text
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
 
     for forged in ("ticket", None):  # said it wrote something else; or hid what it wrote

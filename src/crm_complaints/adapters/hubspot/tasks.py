@@ -295,13 +295,14 @@ class TaskWrites:
         self.memory.written[(write.key, write.item.version)] = task_id
 
     def _log(self, write: TaskWrite, task_id: str, *, created: bool) -> None:
-        """For the audit trail: the task's write, and the links a create carried inline."""
+        """For the audit trail: the task's write; a create names the objects it was linked to
+        inline (one request, one row)."""
         key = f"task:{write.kind}"
-        self.run.writes.object(write.complaint_id, created, key, task_id)
+        ids = {key: task_id}
         if created:
             for target, type_id in self._inline_targets(write.complaint_id):
-                end = "ticket" if type_id == TASK_TO_TICKET else "contact"
-                self.run.writes.link(write.complaint_id, {key: task_id, end: target})
+                ids["ticket" if type_id == TASK_TO_TICKET else "contact"] = target
+        self.run.writes.add(write.complaint_id, "create" if created else "update", key, ids)
 
     def _create(self, chunk: list[TaskWrite]) -> _Outcome:
         """Batch create with the links inline; answers map back by ``objectWriteTraceId``."""

@@ -3,9 +3,9 @@
 Each write HubSpot confirmed is listed (:class:`~crm_complaints.adapters.base.RemoteWrite`):
 the ticket's upsert (``create``, or ``update`` when HubSpot answers that the ticket existed)
 or update; the contact's upsert; each task created or updated (a known task with no changed
-field is not sent, so not listed); and each association, the ones a task is created with
-included: they travel inline in the create request, but they are links all the same, and
-they are what ties a recreated task to its ticket. Reads and lookups write nothing. Nothing
+field is not sent, so not listed; a task created names the ticket and contact it was linked
+to inline, in the same request); and each association written on its own (a known task
+relinked to a recreated ticket, a ticket to its contact). Reads and lookups write nothing. Nothing
 in a push archives (only ``check`` archives, its own synthetic ticket: no complaint's).
 A write that got no answer is not listed: whether it happened is not known, and the
 engine's row for the push says it did not finish.
