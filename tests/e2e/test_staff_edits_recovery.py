@@ -164,6 +164,34 @@ def test_recreating_a_deleted_ticket_keeps_staff_work_on_its_surviving_tasks(
     )
 
 
+def test_a_task_deleted_with_its_ticket_is_made_again_when_the_ticket_is_recreated(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Staff delete the ticket and one of its tasks; the next change touches the ticket only,
+    so no task is written. ``--recreate-deleted`` must find the deleted task gone and make it
+    again, not relink a task HubSpot no longer has (refused: the complaint failed on every
+    run). The surviving tasks are relinked, untouched."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    held = tasks(emulator)
+    gone_kind = sorted(held)[0]
+    emulator.portal.archive("tasks", held[gone_kind].id)
+    emulator.portal.archive("tickets", ticket(emulator).id)
+    latest = edited(complaint, description="チケットだけの変更")
+    run(adapter, store, [latest])  # finds the ticket deleted
+
+    reconcile([latest], adapter=adapter, store=store, repair=True, recreate_deleted=True)
+
+    record = store.get_many("hubspot", [complaint.id])[complaint.id]
+    assert record.state is RecordState.SYNCED, f"{record.state.value}: {record.last_error}"
+    after = tasks(emulator)
+    assert after[gone_kind].id != held[gone_kind].id  # made again
+    assert {k: t.id for k, t in after.items() if k != gone_kind} == {
+        k: t.id for k, t in held.items() if k != gone_kind
+    }  # the others relinked, not made again
+    assert_exactly_once(emulator, [latest])
+
+
 def test_a_recreate_that_failed_part_way_is_not_taken_for_deleted_again(
     emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
 ) -> None:

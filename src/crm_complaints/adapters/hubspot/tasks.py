@@ -147,6 +147,7 @@ class TaskWrites:
                     self._update_or_confirm(write, updates)
                 else:
                     creates.append(self._prepare(write, new=True))
+        creates += self._gone_with_their_ticket()
         gone = self._send(creates, updates)
         if gone:  # deleted on HubSpot's side: make them again, linked inline
             for write in gone:
@@ -190,6 +191,32 @@ class TaskWrites:
         if cid in self.run.new_tickets:
             return False
         return item.unconfirmed or cid in self.memory.unsure
+
+    def _gone_with_their_ticket(self) -> list[TaskWrite]:
+        """Known tasks with nothing to write whose ticket was just made again (staff deleted
+        the old one) may be gone too: a link to a task HubSpot no longer has is refused, and
+        the complaint would fail on every run. They are read by id (a request per 100, only
+        when tickets are recreated); the missing ones are made again, linked inline. A read
+        that fails makes nothing (the complaint is left for the next run)."""
+        doubtful = [w for w in self._unsent if w.complaint_id in self.run.new_tickets]
+        if not doubtful:
+            return []
+        try:
+            alive = {
+                str(result["id"])
+                for chunk in chunks(sorted({str(w.task_id) for w in doubtful}, key=int))
+                for result in self._read_tasks(chunk)
+            }
+        except (TransientError, RejectedError) as exc:
+            for cid in {w.complaint_id for w in doubtful}:
+                self.unfinished.setdefault(cid, exc)
+            return []
+        gone = [w for w in doubtful if w.task_id not in alive]
+        for write in gone:
+            self._unsent.remove(write)
+            write.task_id, write.linked = None, True
+            self._prepare(write, new=True)
+        return gone
 
     def _look_up(self, unknown: list[TaskWrite]) -> dict[str, str]:
         """Task key → task id of the tasks linked to these complaints' tickets (two batch reads
