@@ -5,9 +5,11 @@ its revision (a per-complaint counter in the state store), so a retry or a rerun
 carries the same id and a receiver that de-duplicates on it sees every revision exactly once,
 including a complaint changed back to an earlier content. Only ``https`` URLs are accepted, except
 loopback or an explicit ``allow_insecure_http``; redirects are never followed; TLS is verified.
-An update event carries the whole complaint and, in ``data.changed_fields``, the names of the
-complaint's fields (and ``plan.<field>``) whose value differs from the last event delivered
-(absent when that is not known: the first event after an upgrade).
+Every event carries the whole complaint and, in ``data.changed_fields``, the names of the
+complaint's fields (and ``plan.<field>``) whose value differs from the last event delivered:
+every field it carries on a created event, and whenever the last delivery is not known (the
+first event after an upgrade, or after a delivery that got no answer), so that a field left
+out of the list is always one that did not change.
 """
 
 from __future__ import annotations
@@ -130,9 +132,11 @@ class WebhookAdapter(Adapter[WebhookConfig]):
             "complaint": allowed_view(item.complaint, self.allowed_fields),
             "plan": item.plan.model_dump(mode="json"),
         }
-        last = (item.sent or {}).get("event")
-        if not item.is_new and last is not None:
-            now = self.field_hashes(item)
+        now = self.field_hashes(item)
+        last = None if item.is_new else (item.sent or {}).get("event")
+        if not last:  # new to the receiver, or what it holds is not known: all of it
+            data["changed_fields"] = sorted(now)
+        else:
             data["changed_fields"] = sorted(
                 name for name in set(now) | set(last) if now.get(name) != last.get(name)
             )
