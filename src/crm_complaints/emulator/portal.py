@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .schema import (
@@ -190,6 +190,8 @@ class Portal:
                 _check_number(name, value)
             if value and spec["type"] == "datetime":
                 value = _normalize_datetime(name, value)
+            if value and spec["type"] == "date":
+                value = _normalize_date(name, value)
             clean[name] = value
         merged = {**(current.properties if current else {}), **clean}
         if object_type == "tickets":
@@ -446,6 +448,28 @@ def _normalize_datetime(name: str, value: str) -> str:
             context={"propertyName": [name]},
         ) from None
     return iso(moment)
+
+
+def _normalize_date(name: str, value: str) -> str:
+    """A ``date`` property: ``YYYY-MM-DD`` or epoch milliseconds at midnight UTC, anything
+    else refused ("must be set to midnight UTC ... If you try to set a value that is not
+    midnight UTC, you will receive an error":
+    https://developers.hubspot.com/docs/faq/how-should-timestamps-be-formatted-for-hubspots-apis).
+    Read back as ``YYYY-MM-DD``."""
+    try:
+        if value.isdigit():
+            moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+            if moment.time() != datetime.min.time():
+                raise ValueError("not midnight UTC")
+            return moment.date().isoformat()
+        return date.fromisoformat(value).isoformat()
+    except (ValueError, OverflowError, OSError):
+        raise HubSpotError(
+            400,
+            f'Property values were not valid: [{{"name":"{name}",'
+            '"message":"a date must be midnight UTC"}]',
+            context={"propertyName": [name]},
+        ) from None
 
 
 DEMO_STAGES = (
