@@ -31,7 +31,12 @@ from typing import Any
 from .acks import Acknowledgements
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import ReconcileConfig
-from .crm_changes import crm_changes, record_seen_completions
+from .crm_changes import (
+    completed_in_crm,
+    crm_changes,
+    record_seen_completions,
+    with_crm_completions,
+)
 from .errors import RecordError
 from .exit_codes import ExitCode
 from .fields import FieldOwner
@@ -39,7 +44,7 @@ from .policy import PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, ReadResult
 from .retry import RetryPolicy
 from .schema import Complaint
-from .state import RecordState, StateStore, StoredRecord
+from .state import RecordState, SqlStateStore, StateStore, StoredRecord
 from .sync import SyncSummary, sync
 
 __all__ = ["Finding", "FindingKind", "ReconcileReport", "reconcile"]
@@ -184,7 +189,7 @@ def _owner_labels(findings: Iterable[Finding], adapter: Adapter[Any]) -> dict[st
 def _plan_all(
     report: ReconcileReport, source: Iterable[ReadResult | Complaint], policy: Policy
 ) -> dict[str, PlannedComplaint]:
-    """Plan every source complaint (the source is read once); count open work."""
+    """Plan every source complaint (the source is read once)."""
     items: dict[str, PlannedComplaint] = {}
     for entry in source:
         if isinstance(entry, QuarantineEntry):
@@ -196,12 +201,42 @@ def _plan_all(
             report.quarantined_input += 1
             continue
         items[entry.id] = item
-        for task in item.plan.tasks:
-            if not task.completed:
-                report.open_by_department[task.department.value] += 1
-                report.open_by_category[entry.category.value] += 1
     report.complaints = len(items)
     return items
+
+
+def _count_open_work(
+    report: ReconcileReport,
+    items: Mapping[str, PlannedComplaint],
+    done: Mapping[tuple[str, str], datetime],
+) -> None:
+    """Open work by department and category: the plan's tasks not completed, neither in our
+    data nor in a CRM (``done``: complaint id, task kind), as the ``plan`` view shows them."""
+    for item in items.values():
+        category = item.complaint.category.value
+        for task in with_crm_completions(item.plan, done).tasks:
+            if not task.completed:
+                report.open_by_department[task.department.value] += 1
+                report.open_by_category[category] += 1
+
+
+def _completions(
+    store: StateStore, items: Mapping[str, PlannedComplaint], seen: Iterable[RemoteTask]
+) -> dict[tuple[str, str], datetime]:
+    """Steps a CRM reports completed: those stored (by any adapter: a step done in one CRM is
+    done), then what this run just read, which is newer (a task seen open again is open)."""
+    done: dict[tuple[str, str], datetime] = {}
+    if isinstance(store, SqlStateStore):  # the only store with a completions table
+        done.update(completed_in_crm(store.engine, store.namespace))
+    for task in seen:
+        key = (task.complaint_id, task.kind)
+        if task.complaint_id not in items:
+            continue
+        if task.completed:
+            done.setdefault(key, task.modified_at or datetime.now(UTC))
+        else:
+            done.pop(key, None)
+    return done
 
 
 def _compare(
@@ -269,8 +304,10 @@ def _compare(
     # First responses first: a late apology call loses the customer.
     overdue.sort(key=lambda f: (f.field != TaskKind.INITIAL_RESPONSE.value, f.due_at))
     findings.extend(overdue)
-    # Tasks the CRM reports completed are stored (alerts and the plan view skip them).
+    # Tasks the CRM reports completed are stored (alerts and the plan view skip them), and are
+    # no open work here either.
     record_seen_completions(store, adapter.name, [t for t in seen if t.complaint_id in items])
+    _count_open_work(report, items, _completions(store, items, seen))
     report.crm_changes = crm_changes(
         items, remote.values(), seen, adapter=adapter, policy=policy, since=last_sync
     )

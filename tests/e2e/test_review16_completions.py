@@ -41,3 +41,21 @@ def test_review16_completions_a_task_done_in_hubspot_is_not_open_work_in_reconci
     finally:
         store.close()
     assert after.get(department, 0) == before[department] - 1, (before, after)
+
+
+def test_review16_completions_a_task_reopened_in_hubspot_is_open_work_again(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Completed in HubSpot, reconciled (stored), then reopened there: the next reconcile
+    counts it open again, from what it just read, whatever the store still remembers."""
+    complaint = recent("DONE-2")
+    made = clinic(emulator, tmp_path, [complaint])
+    call = next(t for t in Policy().plan(complaint).tasks if t.kind.value == "initial_response")
+    department = call.department.value
+    before = open_work(made)
+    made.staff(made.task("DONE-2", "initial_response"), "tasks", hs_task_status="COMPLETED")
+    assert open_work(made).get(department, 0) == before[department] - 1
+
+    made.staff(made.task("DONE-2", "initial_response"), "tasks", hs_task_status="NOT_STARTED")
+
+    assert open_work(made) == before
