@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from ..exit_codes import ExitCode
-from ..job import Job
 from .common import (
     ConfigOption,
     SourceOption,
@@ -142,6 +141,8 @@ def history_command(
     from ..audit import entries_json, history
 
     with _run_session():
+        from ..job import Job  # imported here: see cli/sync.py
+
         store = Job(_settings(config)).store()
     try:
         rows = history(store.engine, complaint_id, store.namespace)
@@ -171,6 +172,8 @@ def audit_verify(
     from ..audit import verify
 
     with _run_session():
+        from ..job import Job  # imported here: see cli/sync.py
+
         store = Job(_settings(config)).store()
     try:
         reports = verify(store.engine, store.namespace)
@@ -214,6 +217,8 @@ def audit_prune(config: ConfigOption = None) -> None:
         print("state.audit_retention_days is not set: the audit trail keeps every row")
         return
     with _run_session():
+        from ..job import Job  # imported here: see cli/sync.py
+
         store = Job(settings).store()
     try:
         removed = prune(store.engine, days, store.namespace)
