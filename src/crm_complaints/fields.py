@@ -26,11 +26,13 @@ from enum import StrEnum
 
 __all__ = [
     "DEFAULT_OWNERS",
+    "MULTI_VALUED",
     "TASK_FIELDS",
     "TICKET_FIELDS",
     "FieldOwner",
     "FieldOwners",
     "SentFields",
+    "same_value",
     "value_hash",
 ]
 
@@ -78,6 +80,24 @@ DEFAULT_OWNERS: Mapping[str, FieldOwner] = {
     "task_owner": FieldOwner.CREATE,
     "task_status": FieldOwner.CREATE,
 }
+
+MULTI_VALUED: frozenset[str] = frozenset({"departments", "risk_flags"})
+"""Fields holding a set of codes, ``;`` between them (a HubSpot multiple-checkbox property's
+form, also how :meth:`~crm_complaints.adapters.base.Adapter.expected_fields` gives them): their
+order carries nothing, and whether a CRM keeps ours is not documented."""
+
+
+def same_value(field: str, ours: str | None, theirs: str | None) -> bool:
+    """Whether the CRM holds our value of ``field``: the same text, or for a
+    :data:`MULTI_VALUED` field the same codes in any order. ``None`` is empty."""
+    if field in MULTI_VALUED:
+        return _codes(ours) == _codes(theirs)
+    return (ours or "") == (theirs or "")
+
+
+def _codes(value: str | None) -> frozenset[str]:
+    return frozenset(part.strip() for part in (value or "").split(";") if part.strip())
+
 
 SentFields = Mapping[str, Mapping[str, str]]
 """What we last sent, per remote object (``ticket``, ``task:<kind>``, as in the refs) and field:

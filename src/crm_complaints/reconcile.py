@@ -39,7 +39,7 @@ from .crm_changes import (
 )
 from .errors import RecordError
 from .exit_codes import ExitCode
-from .fields import FieldOwner
+from .fields import FieldOwner, same_value
 from .policy import PlannedComplaint, PlannedTask, Policy, TaskKind
 from .readers import QuarantineEntry, ReadResult
 from .retry import RetryPolicy
@@ -401,7 +401,7 @@ def _drifted(
         if name == "version" or name not in owned or (name == "stage" and status_move):
             continue
         theirs = record.value(name)
-        if str(theirs or "") != str(ours or ""):
+        if not same_value(name, ours, theirs):  # departments in another order are the same
             ours_only = adapter.field_owners.of(name) is FieldOwner.SOURCE
             if not ours_only and not in_step:
                 continue
