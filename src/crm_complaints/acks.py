@@ -3,9 +3,11 @@
 Reconciliation reports a ticket whose CRM stage says closed (or open) while our complaint says
 otherwise as **status moved**. Once someone has looked (``crm-complaints ack COMPLAINT_ID``),
 the CRM's stage at that moment is stored (table ``status_acks``, migration 7, per namespace and
-adapter) and the finding is not reported again while the CRM holds that stage; when the CRM's
-stage changes again, it is reported again. ``ack`` reads the stages with the adapter's bulk
-``read`` (refs from the state store), never one request per complaint.
+adapter) and the finding is not reported again while the CRM holds that stage. When reconcile or
+``pull`` sees the ticket in another stage (reopened, moved on), the ack is forgotten
+(:func:`release_acks`), so a later close is reported again even in the acknowledged stage.
+``ack`` reads the stages with the adapter's bulk ``read`` (refs from the state store), never
+one request per complaint.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from .adapters.base import Adapter, RemoteRecord
 from .migrations import DEFAULT_NAMESPACE, metadata
 from .state import SqlStateStore, StateStore
 
-__all__ = ["Ack", "AckReport", "Acknowledgements", "acknowledge", "list_acks", "status_acks"]
+__all__ = [
+    "Ack",
+    "AckReport",
+    "Acknowledgements",
+    "acknowledge",
+    "list_acks",
+    "release_acks",
+    "status_acks",
+]
 
 status_acks = sa.Table(
     "status_acks",
@@ -74,6 +84,35 @@ class Acknowledgements:
         """Whether the CRM still holds the stage that was acknowledged for this complaint."""
         ack = self.acks.get(record.complaint_id)
         return ack is not None and ack.stage == str(record.stage or "")
+
+
+def release_acks(store: StateStore, adapter: str, records: Iterable[RemoteRecord]) -> int:
+    """Forget the acks of tickets the CRM now holds in another stage than the acknowledged
+    one (reopened, moved on): the CRM changed again, so its next status move is reported
+    again. Returns how many were forgotten. ``reconcile`` and ``pull`` call it with the
+    tickets they read; a stage left and taken again between two of their reads goes unseen."""
+    if not isinstance(store, SqlStateStore):
+        return 0
+    acks = {a.complaint_id: a for a in list_acks(store.engine, store.namespace, adapter)}
+    if not acks:
+        return 0
+    gone = sorted(
+        r.complaint_id
+        for r in records
+        if r.complaint_id in acks and acks[r.complaint_id].stage != str(r.stage or "")
+    )
+    t = status_acks.c
+    with store.engine.begin() as conn:
+        for cid in gone:
+            conn.execute(
+                status_acks.delete().where(
+                    t.namespace == store.namespace,
+                    t.adapter == adapter,
+                    t.complaint_id == cid,
+                    t.stage == acks[cid].stage,  # not an ack made meanwhile of the new stage
+                )
+            )
+    return len(gone)
 
 
 def acknowledge(

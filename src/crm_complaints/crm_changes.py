@@ -16,8 +16,9 @@ Two things live here, both read from the CRM and never written to it:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,13 @@ from .config import Settings
 from .migrations import DEFAULT_NAMESPACE, metadata
 from .policy import Plan, PlannedComplaint, Policy
 from .state import SqlStateStore, StateStore, open_store
+from .state_records import StoredRecord
 
 __all__ = [
+    "CHANGES_LAG",
+    "CrmChange",
+    "changes_window",
+    "compare",
     "completed_in_crm",
     "crm_changes",
     "crm_task_completions",
@@ -190,6 +196,42 @@ def with_crm_completions(plan: Plan, done: Mapping[tuple[str, str], datetime]) -
     return plan.model_copy(update={"tasks": tasks})
 
 
+@dataclass(frozen=True)
+class CrmChange:
+    """One line of :func:`crm_changes` and the parts of it where the CRM differs from us now
+    (``stage``, ``owner``, ``<task kind>:completed``, ``<task kind>:due``), which ``pull``
+    remembers to report the CRM's return to our value (see :mod:`crm_complaints.pull`)."""
+
+    line: dict[str, Any]
+    differing: frozenset[str]
+    seen: frozenset[str]
+    """The parts this comparison could see (the ticket's when it read the ticket, a task's
+    when it read that task): a remembered part not seen stays remembered."""
+
+
+CHANGES_LAG = timedelta(minutes=1)
+"""How far before the previous reconciliation's start its successor compares tickets again: a
+CRM's search index lags its writes by seconds, so the previous one may have read a ticket as it
+was just before a change."""
+_LOOK_BACK = 20
+
+
+def changes_window(store: StateStore, adapter: str, this_run: int | None) -> datetime | None:
+    """Since when reconciliation's ``crm_changes`` compares tickets: the start of the last
+    reconciliation that finished (less :data:`CHANGES_LAG`), which compared everything before
+    it; ``None`` (every ticket) for the first one, or when the last ones all failed. Not the
+    last sync: a staff close followed by a sync with nothing to send would fall before it."""
+    before = this_run
+    for _ in range(_LOOK_BACK):
+        run = store.run_of("reconcile", adapter, before=before)
+        if run is None:
+            return None
+        if run.finished_at is not None and run.outcome in ("ok", "findings"):
+            return run.started_at - CHANGES_LAG
+        before = run.id
+    return None
+
+
 def crm_changes(
     items: Mapping[str, PlannedComplaint],
     records: Iterable[RemoteRecord],
@@ -198,6 +240,7 @@ def crm_changes(
     adapter: Adapter[Any],
     policy: Policy,
     since: datetime | None = None,
+    states: Mapping[str, StoredRecord] | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per complaint of ``items`` whose CRM values differ from ours, in complaint id
     order. ``records`` and ``tasks`` are what the CRM holds (typically only the recently
@@ -215,7 +258,33 @@ def crm_changes(
     ``since`` leaves out records the CRM has not changed after it (one that does not say when
     counts as changed): comparing a ticket costs the adapter's ``expected_fields``, a quarter
     of a millisecond for HubSpot, too much to spend on 100,000 unchanged tickets.
+
+    ``states`` (the state store's records by complaint id) keeps our own unsent changes out:
+    a field whose value changed in the source after the last sync, and which the CRM still
+    holds as we last sent it (:meth:`Adapter.unsent_fields`), is no change of staff's.
     """
+    found = compare(
+        items, records, tasks, adapter=adapter, policy=policy, since=since, states=states
+    )
+    return [change.line for change in found]
+
+
+def compare(
+    items: Mapping[str, PlannedComplaint],
+    records: Iterable[RemoteRecord],
+    tasks: Iterable[RemoteTask],
+    *,
+    adapter: Adapter[Any],
+    policy: Policy,
+    since: datetime | None = None,
+    states: Mapping[str, StoredRecord] | None = None,
+    reported: Mapping[str, Collection[str]] | None = None,
+) -> list[CrmChange]:
+    """:func:`crm_changes` with each line's parts. ``reported``: parts a consumer was last told
+    differ, per complaint id; such a part the CRM now holds as ours is in the line too (the
+    CRM went back: ``stage`` with ``theirs`` equal to ``ours``, ``completed`` the CRM's own
+    ``true``/``false``, ``owner`` or ``due`` with both sides equal), since a line only for
+    differences would otherwise say nothing and leave that consumer with the old change."""
     by_id: dict[str, RemoteRecord] = {
         r.complaint_id: r
         for r in records
@@ -226,19 +295,31 @@ def crm_changes(
     for task in tasks:
         if task.complaint_id in items:
             tasks_of.setdefault(task.complaint_id, []).append(task)
-    lines = []
+    found = []
     for cid in sorted(set(by_id) | set(tasks_of)):
         item = items[cid]
         zone = policy.calendar_for(item.complaint.clinic).zone
+        told = frozenset(reported.get(cid, ())) if reported else frozenset()
         record = by_id.get(cid)
         stage = owner = None
+        differing: set[str] = set()
+        seen: set[str] = set()
         if record is not None:
             expected = adapter.expected_fields(item)
-            stage = _stage(item, record, expected)
-            owner = _owner(record, expected, adapter)
+            unsent = _unsent(item, record, adapter, (states or {}).get(cid))
+            seen.update(part for part in ("stage", "owner") if part not in unsent)
+            stage = None if "stage" in unsent else _stage(item, record, expected)
+            owner = None if "owner" in unsent else _owner(record, expected, adapter)
+            differing.update(n for n, v in (("stage", stage), ("owner", owner)) if v is not None)
+            if stage is None and "stage" in told and "stage" not in unsent:
+                stage = _stage(item, record, expected, back=True)
+            if owner is None and "owner" in told and "owner" not in unsent:
+                owner = _owner(record, expected, adapter, back=True)
         changed_tasks = {}
         for task in sorted(tasks_of.get(cid, []), key=lambda t: t.kind):
-            change = _task(item, task, zone)
+            seen.update((f"{task.kind}:completed", f"{task.kind}:due"))
+            change, parts = _task(item, task, zone, told)
+            differing.update(parts)
             if change is not None:
                 changed_tasks[task.kind] = change
         if stage is None and owner is None and not changed_tasks:
@@ -246,30 +327,43 @@ def crm_changes(
         moments = [record.modified_at] if record is not None else []
         moments += [t.modified_at for t in tasks_of.get(cid, []) if t.kind in changed_tasks]
         known = [m for m in moments if m is not None]
-        lines.append(
-            {
-                "complaint_id": cid,
-                "clinic": item.complaint.clinic,
-                "changed_at": _iso(max(known), zone) if known else None,
-                "stage": stage,
-                "owner": owner,
-                "tasks": changed_tasks,
-            }
-        )
-    return lines
+        line = {
+            "complaint_id": cid,
+            "clinic": item.complaint.clinic,
+            "changed_at": _iso(max(known), zone) if known else None,
+            "stage": stage,
+            "owner": owner,
+            "tasks": changed_tasks,
+        }
+        found.append(CrmChange(line, frozenset(differing), frozenset(seen)))
+    return found
+
+
+def _unsent(
+    item: PlannedComplaint,
+    record: RemoteRecord,
+    adapter: Adapter[Any],
+    state: StoredRecord | None,
+) -> frozenset[str]:
+    """Fields the source changed since the last sync that the CRM still holds as last sent
+    (nothing to ask the adapter when the last sync sent this very version)."""
+    if state is None or state.sent is None or state.synced_hash == item.version:
+        return frozenset()
+    return adapter.unsent_fields(replace(item, sent=state.sent), record)
 
 
 def _stage(
-    item: PlannedComplaint, record: RemoteRecord, expected: Mapping[str, str]
+    item: PlannedComplaint, record: RemoteRecord, expected: Mapping[str, str], back: bool = False
 ) -> dict[str, Any] | None:
-    """The CRM's stage when it is not the one we would send, or its closedness not ours."""
+    """The CRM's stage when it is not the one we would send, or its closedness not ours;
+    ``back``: the CRM's stage whatever it is (it went back to ours)."""
     ours_closed = item.complaint.status.is_closed
     moved = None
     if record.closed is not None and record.closed != ours_closed:
         moved = "closed" if record.closed else "reopened"
     ours = expected.get("stage")
     differs = ours is not None and str(record.stage or "") != str(ours)
-    if moved is None and not differs:
+    if moved is None and not differs and not back:
         return None
     return {
         "ours": ours if ours is not None else item.complaint.status.value,
@@ -280,32 +374,47 @@ def _stage(
 
 
 def _owner(
-    record: RemoteRecord, expected: Mapping[str, str], adapter: Adapter[Any]
+    record: RemoteRecord, expected: Mapping[str, str], adapter: Adapter[Any], back: bool = False
 ) -> dict[str, Any] | None:
     if "owner" not in expected:
         return None
     ours, theirs = expected["owner"] or None, record.owner or None
-    if ours == theirs:
+    if ours == theirs and not back:
         return None
     return {"ours": _owner_name(adapter, ours), "theirs": _owner_name(adapter, theirs)}
 
 
-def _task(item: PlannedComplaint, task: RemoteTask, zone: tzinfo) -> dict[str, Any] | None:
+def _task(
+    item: PlannedComplaint, task: RemoteTask, zone: tzinfo, told: Collection[str]
+) -> tuple[dict[str, Any] | None, set[str]]:
+    """The task's entry (``None``: nothing to say) and its parts that differ from our plan."""
     planned = next((t for t in item.plan.tasks if t.kind.value == task.kind), None)
     if planned is None:
-        return None
-    completed = None if task.completed == planned.completed else task.completed
-    due = None
-    if task.due_at is not None and abs((task.due_at - planned.due_at).total_seconds()) >= 1:
-        due = {"ours": _iso(planned.due_at, zone), "theirs": _iso(task.due_at, zone)}
+        return None, set()
+    parts = set()
+    completed: bool | None = None
+    if task.completed != planned.completed:
+        completed = task.completed
+        parts.add(f"{task.kind}:completed")
+    elif f"{task.kind}:completed" in told:
+        completed = task.completed  # back as in our plan (reopened, or completed again)
+    due: dict[str, str | None] | None = None
+    theirs_due = task.due_at
+    if theirs_due is not None and abs((theirs_due - planned.due_at).total_seconds()) >= 1:
+        due = {"ours": _iso(planned.due_at, zone), "theirs": _iso(theirs_due, zone)}
+        parts.add(f"{task.kind}:due")
+    elif f"{task.kind}:due" in told:
+        theirs_iso = _iso(theirs_due, zone) if theirs_due is not None else None
+        due = {"ours": _iso(planned.due_at, zone), "theirs": theirs_iso}
     if completed is None and due is None:
-        return None
+        return None, parts
     done_at = task.modified_at if task.completed else None
-    return {
+    entry = {
         "completed": completed,
         "completed_at": _iso(done_at, zone) if done_at is not None else None,
         "due": due,
     }
+    return entry, parts
 
 
 def _owner_name(adapter: Adapter[Any], owner_id: str | None) -> str | None:

@@ -197,6 +197,15 @@ def _m8_audit_objects(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE audit_log ADD COLUMN object VARCHAR(64)"))
 
 
+def _m9_pull_reported(conn: Connection) -> None:
+    """What ``pull`` last reported as changed in the CRM, per complaint and part (stage,
+    owner, a task's completion or due date; no values), so that the CRM going back to our
+    value is reported too (:mod:`crm_complaints.pull`)."""
+    from .pull import pull_reported
+
+    pull_reported.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial: records, runs, quarantine", _m1_initial),
@@ -207,6 +216,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (6, "records.sent: hashes of the field values last sent", _m6_sent_fields),
     (7, "tasks completed in the CRM, acknowledged status moves, pull marks", _m7_crm_changes),
     (8, "audit_log.object: which remote object each write wrote", _m8_audit_objects),
+    (9, "what pull last reported as changed in the CRM", _m9_pull_reported),
 )
 
 

@@ -14,16 +14,18 @@ A line may therefore come twice; it is keyed by complaint id, so taking it twice
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from .acks import release_acks
 from .adapters.base import Adapter
-from .crm_changes import crm_changes, record_completions
+from .crm_changes import CrmChange, compare, record_completions
 from .errors import RecordError
 from .migrations import DEFAULT_NAMESPACE, metadata
 from .policy import PlannedComplaint, Policy
@@ -39,7 +41,11 @@ __all__ = [
     "parse_since",
     "pull",
     "pull_marks",
+    "pull_reported",
+    "reported_parts",
 ]
+
+_CHUNK = 500
 
 SEARCH_LAG = timedelta(minutes=1)
 """How far back a pull without ``since`` reaches before the last pull's start."""
@@ -50,6 +56,18 @@ pull_marks = sa.Table(
     sa.Column("namespace", sa.String(64), primary_key=True, server_default=DEFAULT_NAMESPACE),
     sa.Column("adapter", sa.String(64), primary_key=True),
     sa.Column("pulled_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+pull_reported = sa.Table(
+    "pull_reported",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True, server_default=DEFAULT_NAMESPACE),
+    sa.Column("adapter", sa.String(64), primary_key=True),
+    sa.Column("complaint_id", sa.String(128), primary_key=True),
+    # ``stage``, ``owner``, ``<task kind>:completed``, ``<task kind>:due`` (no values).
+    sa.Column("part", sa.String(64), primary_key=True),
+    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -115,7 +133,20 @@ def pull(
     changed = {r.complaint_id for r in records} | {t.complaint_id for t in tasks}
     items = _plan_changed(report, source, policy, changed)
     report.not_in_source = len(changed - set(items))
-    report.lines = crm_changes(items, records, tasks, adapter=adapter, policy=policy)
+    ids = sorted(items)
+    told = reported_parts(store.engine, adapter.name, ids, store.namespace)
+    found = compare(
+        items,
+        records,
+        tasks,
+        adapter=adapter,
+        policy=policy,
+        states=store.get_many(adapter.name, ids),
+        reported=told,
+    )
+    report.lines = [change.line for change in found]
+    _remember(store.engine, adapter.name, store.namespace, found, told, started)
+    release_acks(store, adapter.name, [r for r in records if r.complaint_id in items])
     known = [t for t in tasks if t.complaint_id in items]
     report.completions_recorded = record_completions(
         store.engine, adapter.name, known, store.namespace
@@ -173,3 +204,71 @@ def _record_pull(engine: Engine, adapter: str, moment: datetime, namespace: str)
             conn.execute(
                 pull_marks.insert().values(namespace=namespace, adapter=adapter, pulled_at=when)
             )
+
+
+def reported_parts(
+    engine: Engine, adapter: str, complaint_ids: Sequence[str], namespace: str = DEFAULT_NAMESPACE
+) -> dict[str, set[str]]:
+    """Complaint id → the parts the last pulls reported as changed in the CRM and not yet
+    reported back at our value."""
+    t = pull_reported.c
+    found: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(complaint_ids), _CHUNK):
+            rows = conn.execute(
+                sa.select(t.complaint_id, t.part).where(
+                    t.namespace == namespace,
+                    t.adapter == adapter,
+                    t.complaint_id.in_(complaint_ids[start : start + _CHUNK]),
+                )
+            )
+            for cid, part in rows:
+                found.setdefault(cid, set()).add(part)
+    return found
+
+
+def _remember(
+    engine: Engine,
+    adapter: str,
+    namespace: str,
+    found: Sequence[CrmChange],
+    told: Mapping[str, set[str]],
+    moment: datetime,
+) -> None:
+    """Remember the parts now reported as changed; forget the ones reported back at ours
+    (seen by this pull and no longer differing)."""
+    t = pull_reported.c
+    when = moment.astimezone(UTC)
+    with engine.begin() as conn:
+        for change in found:
+            cid = change.line["complaint_id"]
+            before = told.get(cid, set())
+            for part in sorted((before & change.seen) - change.differing):
+                conn.execute(
+                    pull_reported.delete().where(
+                        t.namespace == namespace,
+                        t.adapter == adapter,
+                        t.complaint_id == cid,
+                        t.part == part,
+                    )
+                )
+            new = [
+                {
+                    "namespace": namespace,
+                    "adapter": adapter,
+                    "complaint_id": cid,
+                    "part": part,
+                    "reported_at": when,
+                }
+                for part in sorted(change.differing - before)
+            ]
+            if new:  # a pull running at the same moment may have remembered them first
+                conn.execute(_insert_new(conn), new)
+
+
+def _insert_new(conn: sa.Connection) -> sa.Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(pull_reported).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(pull_reported).on_conflict_do_nothing()
+    return pull_reported.insert()

@@ -28,10 +28,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .acks import Acknowledgements
+from .acks import Acknowledgements, release_acks
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import ReconcileConfig
 from .crm_changes import (
+    changes_window,
     completed_in_crm,
     crm_changes,
     record_seen_completions,
@@ -309,8 +310,15 @@ def _compare(
     record_seen_completions(store, adapter.name, [t for t in seen if t.complaint_id in items])
     _count_open_work(report, items, _completions(store, items, seen))
     report.crm_changes = crm_changes(
-        items, remote.values(), seen, adapter=adapter, policy=policy, since=last_sync
+        items,
+        remote.values(),
+        seen,
+        adapter=adapter,
+        policy=policy,
+        since=changes_window(store, adapter.name, report.run_id),
+        states=states,
     )
+    release_acks(store, adapter.name, remote.values())  # stage left: its ack is spent
     store.mark_deleted(adapter.name, deleted)
 
 

@@ -475,6 +475,13 @@ class Adapter(ABC, Generic[ConfigT]):
         ``departments``, ``version``…). Reconciliation compares the two to find drift."""
         return {"version": item.version}
 
+    def unsent_fields(self, item: PlannedComplaint, record: RemoteRecord) -> frozenset[str]:
+        """Fields of :meth:`expected_fields` whose value we would send now is not the one we
+        last sent (``item.sent``: the source changed since the last sync) while ``record``
+        still holds what we last sent: the next sync sends them, so a difference there is
+        ours, not staff's (``pull``, reconcile's ``crm_changes``). Default: none known."""
+        return frozenset()
+
     def run_counts(self) -> Mapping[str, int]:
         """Running totals an adapter wants in the sync summary beyond writes (the engine
         reports each one's growth over a run when not zero), e.g. work sent to fallback

@@ -35,6 +35,7 @@ from ..base import (
 from . import portal as _portal
 from .client import HubSpotClient
 from .config import HubSpotConfig, task_key
+from .fields import TICKET_FIELD_OF, select
 from .portal import TASK_PROPERTIES, TICKET_PROPERTIES, Portal
 from .properties import Properties
 from .push import PushRun, WrittenSoFar
@@ -143,6 +144,25 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
             "channel": props["crm_channel"],
             "version": item.version,
         }
+
+    def unsent_fields(self, item: PlannedComplaint, record: RemoteRecord) -> frozenset[str]:
+        """Ticket fields whose hash (as :func:`.fields.select` keeps it) moved on since the
+        last sync while the ticket still holds the value of that hash."""
+        last = (item.sent or {}).get("ticket")
+        if not last:
+            return frozenset()
+        ours = self.properties.ticket(item)
+        wanted = {"hubspot_owner_id": self.properties.owner(item, None).wanted}
+        now = select(
+            item, "ticket", ours, TICKET_FIELD_OF, self.field_owners, new=True, hashed=wanted
+        )
+        held = {name: str(record.raw.get(name) or "") for name in ours if name in record.raw}
+        theirs = select(item, "ticket", held, TICKET_FIELD_OF, self.field_owners, new=True)
+        return frozenset(
+            name
+            for name, digest in now.sent.items()
+            if name in last and digest != last[name] and theirs.sent.get(name) == last[name]
+        )
 
     def owner_fallbacks(self, item: PlannedComplaint) -> list[OwnerFallback]:
         """The ticket and open tasks of a complaint whose configured owner HubSpot reports as
