@@ -286,7 +286,7 @@ def _compare(
         Finding(FindingKind.ORPHANED, cid, "our external id, no complaint")
         for cid in sorted(set(remote) - set(items))
     )
-    last_sync, since = _reading_window(store, adapter.name, report.run_id)
+    _, since = _reading_window(store, adapter.name, report.run_id)  # crm_changes: changes_window
     overdue: list[Finding] = []
     seen: list[RemoteTask] = []
     for task in adapter.list_tasks(due_before=report.now, changed_since=since):
