@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -132,3 +133,17 @@ def _configure_logging(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def _completions(settings: Settings) -> dict[tuple[str, str], datetime]:
+    """Tasks a CRM reported completed (``pull``, ``reconcile``), if the state store can be
+    read, for ``plan`` and ``report``, which work without one (and never create one).
+    Imported here: the state store brings SQLAlchemy, a fifth of the CLI's start-up, which
+    a run without a store never needs."""
+    from ..crm_changes import stored_completions
+
+    try:
+        return stored_completions(settings)
+    except StateError as exc:
+        err.print(f"[yellow]warning[/yellow] steps done in the CRM not shown: {exc}")
+        return {}

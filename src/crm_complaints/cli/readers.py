@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings
-from ..errors import RecordError, StateError
+from ..errors import RecordError
 from ..exit_codes import ExitCode
 from ..jsonschema_export import SCHEMA_PATH, write_schema
 from ..labels import label, task_title
@@ -37,6 +36,7 @@ from .common import (
     ConfigOption,
     SourceArgument,
     SummaryFormat,
+    _completions,
     _quarantine_line,
     _run_session,
     _settings,
@@ -72,6 +72,7 @@ def plan(
     policy = Policy.from_settings(settings)
     done_in_crm = _completions(settings)  # steps a CRM reported completed: shown done
     from ..crm_changes import with_crm_completions  # with the state store: see _completions
+
     quarantined = 0
     table = _plan_table() if output_format is PlanFormat.TABLE else None
     out = sys.stdout
@@ -96,19 +97,6 @@ def plan(
         console.print(table)
         console.print(PLAN_LEGEND, highlight=False)
     raise typer.Exit(ExitCode.PARTIAL if quarantined else ExitCode.OK)
-
-
-def _completions(settings: Settings) -> dict[tuple[str, str], datetime]:
-    """Tasks a CRM reported completed (``pull``, ``reconcile``), if the state store can be
-    read; ``plan`` works without one. Imported here: the state store brings SQLAlchemy, a
-    fifth of the CLI's start-up, which ``validate``, ``template`` and ``report`` never need."""
-    from ..crm_changes import stored_completions
-
-    try:
-        return stored_completions(settings)
-    except StateError as exc:
-        err.print(f"[yellow]warning[/yellow] steps done in the CRM not shown: {exc}")
-        return {}
 
 
 PLAN_LEGEND = "⇧ escalated to management · ✓ step already done · due: the clinic's local time"

@@ -17,6 +17,7 @@ from .common import (
     ConfigOption,
     SourceOption,
     SummaryFormat,
+    _completions,
     _configure_logging,
     _require_file,
     _run_session,
@@ -100,7 +101,8 @@ def report_command(
     ] = None,
 ) -> None:
     """Deadlines kept, volume and mix, recurrence and open work, from local data only (no CRM
-    calls, no personal data). Default period: last calendar month."""
+    calls, no personal data; steps a CRM reported done, as pull and reconcile stored them, count
+    as done). Default period: last calendar month."""
     from ..reporting.command import report_from_source
 
     _require_file(source)
@@ -120,6 +122,7 @@ def report_command(
             language=language,
             window_days=window_days,
             now=moment,
+            done_in_crm=_completions(settings),
         )
     if skipped:
         err.print(f"{skipped} record(s) skipped (invalid or repeated; see validate)")

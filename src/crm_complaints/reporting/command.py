@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -89,8 +89,10 @@ def report_from_source(
     language: str | None = None,
     window_days: int = 90,
     now: datetime | None = None,
+    done_in_crm: Mapping[tuple[str, str], datetime] | None = None,
 ) -> tuple[str, int]:
-    """The rendered report and the number of records skipped (quarantined by the reader)."""
+    """The rendered report and the number of records skipped (quarantined by the reader).
+    ``done_in_crm``: tasks a CRM reported completed (see :class:`ReportOptions`)."""
     moment = now or datetime.now(UTC)
     default_from, default_to = last_full_month(moment.date())
     options = ReportOptions(
@@ -99,6 +101,7 @@ def report_from_source(
         now=moment,
         clinics=frozenset(clinics),
         window_days=window_days,
+        done_in_crm=done_in_crm or {},
     )
     complaints = FirstOfEachId(read_complaints(source, settings=settings))
     with collector_paused():

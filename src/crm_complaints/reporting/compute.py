@@ -9,7 +9,9 @@ complaint's own timestamps. The definitions, which the README's Reports section 
 - **Deadlines kept**: for each task of a complaint received in the period, *done at* is
   ``acknowledged_at`` (both reports and the first response), else the first status change
   into the task's done-status or later (``coordinating`` investigation, ``resolution_proposed``
-  plan, ``closed`` incident report and follow-up; ``closed_at`` counts for the last two). On
+  plan, ``closed`` incident report and follow-up; ``closed_at`` counts for the last two), else
+  when a CRM reported the task completed (``pull`` and ``reconcile`` keep that in the state
+  store: the CRM's last change of the completed task, so at the latest). On
   time: done at or before the due date. Late: done after it, or not done and due before
   ``now``. A task not yet due, or done by status without any time, is left out of the share
   (counted as ``open`` / ``undated``). Share = on time / (on time + late).
@@ -21,15 +23,16 @@ complaint's own timestamps. The definitions, which the README's Reports section 
   ``window_days`` before it (the earlier one may predate the period). Customers are matched by
   ``external_id``, else e-mail, else phone digits, through a keyed hash whose random key lives
   only for the run: never shown, never stored.
-- **Open work**: every complaint in the source (not only the period): plan tasks not done;
-  overdue when due before ``now`` and not paused.
+- **Open work**: every complaint in the source (not only the period): plan tasks not done (in
+  the complaint's data or in a CRM, as ``plan`` shows them); overdue when due before ``now``
+  and not paused.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -78,6 +81,9 @@ class ReportOptions:
     clinics: frozenset[str] = frozenset()
     """Only these clinics (empty: all)."""
     window_days: int = 90
+    done_in_crm: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    """(complaint id, task kind) → when a CRM reported the task completed (the state store's
+    completions, :func:`crm_complaints.crm_changes.completed_in_crm`)."""
 
     @property
     def previous(self) -> tuple[date, date]:
@@ -158,7 +164,11 @@ def compute_report(
     zones: dict[str, Any] = {}
     previous_from, previous_to = options.previous
     tally = _Tally(
-        policy, options.now, (options.date_from, options.date_to), (previous_from, previous_to)
+        policy,
+        options.now,
+        (options.date_from, options.date_to),
+        (previous_from, previous_to),
+        options.done_in_crm,
     )
     recurring = Recurrence(options.date_from, options.date_to, window_days=options.window_days)
     for complaint in complaints:
@@ -262,8 +272,10 @@ class _Tally:
         now: datetime,
         period: tuple[date, date],
         previous: tuple[date, date],
+        done_in_crm: Mapping[tuple[str, str], datetime],
     ) -> None:
         self.policy = policy
+        self.done_in_crm = {key: at.astimezone(UTC) for key, at in done_in_crm.items()}
         self.period, self.previous_period = period, previous
         self.now = now.astimezone(UTC)  # like the planner's due dates (see DeadlinePlanner)
         self.planner = DeadlinePlanner(policy, utc=True)
@@ -337,8 +349,12 @@ class _Tally:
         period, deadlines kept: each task on time, late, open or undated (module docstring)."""
         cells, counts, now, clinic = self.cells, self.open, self.now, complaint.clinic
         finished_by = _done_times(complaint) if in_period else _NOT_DONE
+        in_crm = self.done_in_crm
         clock = None
         for kind, department, due_at, completed, paused_since in tasks:
+            crm_done = in_crm.get((complaint.id, kind)) if in_crm else None
+            if crm_done is not None:
+                completed = True
             overdue = due_at < now and paused_since is None
             if is_open and not completed:
                 counts[(clinic, department, kind if overdue else None)] += 1
@@ -348,7 +364,7 @@ class _Tally:
             cell = cells.get(key)
             if cell is None:
                 cell = cells[key] = _DeadlineCell()
-            finished = finished_by[kind]
+            finished = finished_by[kind] or crm_done
             if finished is None:
                 if completed:
                     cell.undated += 1
