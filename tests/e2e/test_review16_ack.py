@@ -4,6 +4,7 @@ emulator. An acknowledged status move stays quiet only "until the CRM changes ag
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +37,20 @@ def test_review16_ack_does_not_hide_a_second_close_after_a_reopen(
     made.staff(made.ticket(cid), hs_pipeline_stage=CLOSED_STAGE)  # closed once more
 
     assert counts(made)["status_moved"] == 1
+
+
+def test_review16_ack_is_spent_when_the_stage_moves_on_each_backend(any_store: Any) -> None:
+    """release_acks on SQLite and PostgreSQL: the ack of a ticket seen in another stage is
+    forgotten, one still in the acknowledged stage is kept, and an ack of the new stage made
+    meanwhile is not taken for the old one."""
+    from crm_complaints.acks import Ack, _store, list_acks, release_acks
+    from crm_complaints.adapters.base import RemoteRecord
+
+    when = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ns = any_store.namespace
+    _store(any_store.engine, ns, [Ack(c, "hubspot", "Closed", True, when) for c in ("A", "B")])
+    seen = [RemoteRecord("A", {}, stage="New", closed=False), RemoteRecord("B", {}, stage="Closed")]
+
+    assert release_acks(any_store, "hubspot", seen) == 1
+    assert [a.complaint_id for a in list_acks(any_store.engine, ns, "hubspot")] == ["B"]
+    assert release_acks(any_store, "other", seen) == 0

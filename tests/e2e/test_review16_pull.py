@@ -238,3 +238,25 @@ def test_review16_pull_reconcile_json_carries_a_close_made_before_the_last_sync(
     assert report["counts"]["status_moved"] == 1
     assert [line["complaint_id"] for line in report["crm_changes"]] == [cid]
     assert report["crm_changes"][0]["stage"] == pulled[0]["stage"]
+
+
+def test_review16_pull_remembers_what_it_reported_on_each_backend(any_store: Any) -> None:
+    """The parts pull reported (table pull_reported) on SQLite and PostgreSQL: remembered once
+    (two pulls at once do not fail), forgotten when seen back at ours, kept when not seen."""
+    from crm_complaints.crm_changes import CrmChange
+    from crm_complaints.pull import _remember, reported_parts
+
+    when = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ns, engine = any_store.namespace, any_store.engine
+    line = {"complaint_id": "R-1"}
+    reported = CrmChange(line, frozenset({"stage", "follow_up:completed"}), frozenset({"stage"}))
+    _remember(engine, "hubspot", ns, [reported], {}, when)
+    _remember(engine, "hubspot", ns, [reported], {}, when)  # a second pull, same moment
+    told = reported_parts(engine, "hubspot", ["R-1", "R-2"], ns)
+    assert told == {"R-1": {"stage", "follow_up:completed"}}
+
+    back = CrmChange(line, frozenset(), frozenset({"stage", "owner"}))  # task not read
+    _remember(engine, "hubspot", ns, [back], told, when)
+
+    assert reported_parts(engine, "hubspot", ["R-1"], ns) == {"R-1": {"follow_up:completed"}}
+    assert reported_parts(engine, "webhook", ["R-1"], ns) == {}
