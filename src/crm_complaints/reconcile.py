@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -279,7 +279,7 @@ def _compare(
         in_step = state is not None and state.state is RecordState.SYNCED
         in_step = in_step and state is not None and state.synced_hash == item.version
         expected = adapter.expected_fields(item)
-        findings.extend(_drifted(item, record, expected, owned, moved, adapter, in_step))
+        findings.extend(_drifted(item, record, expected, owned, moved, adapter, in_step, state))
         findings.extend(_stale(record, state))
         findings.extend(_owner_fallbacks(item, adapter))
     findings.extend(
@@ -400,11 +400,15 @@ def _drifted(
     status_move: Finding | None,
     adapter: Adapter[Any],
     in_step: bool,
+    state: StoredRecord | None,
 ) -> list[Finding]:
     """Compared fields whose remote value differs (a stage already reported as moved is not):
     drift for ``source`` fields; "changed in the CRM" for the fields staff own after creation,
-    once the CRM holds our current version (before that, the next sync moves them anyway)."""
+    once the CRM holds our current version (before that, the next sync moves them anyway), and
+    only when the CRM's value is not the one we last sent: a ``crm`` field keeps our value from
+    creation after the source changes, and nobody changed it in the CRM."""
     found = []
+    as_sent: frozenset[str] | None = None  # asked once, and only when needed
     for name, ours in expected.items():
         if name == "version" or name not in owned or (name == "stage" and status_move):
             continue
@@ -413,6 +417,11 @@ def _drifted(
             ours_only = adapter.field_owners.of(name) is FieldOwner.SOURCE
             if not ours_only and not in_step:
                 continue
+            if not ours_only:
+                if as_sent is None:
+                    as_sent = _held_as_sent(item, record, state, adapter)
+                if name in as_sent:
+                    continue
             kind = FindingKind.DRIFTED if ours_only else FindingKind.CHANGED_IN_CRM
             found.append(
                 Finding(
@@ -426,6 +435,21 @@ def _drifted(
                 )
             )
     return found
+
+
+def _held_as_sent(
+    item: PlannedComplaint,
+    record: RemoteRecord,
+    state: StoredRecord | None,
+    adapter: Adapter[Any],
+) -> frozenset[str]:
+    """Fields whose value the CRM holds as we last sent it (the field hashes the state store
+    keeps, :meth:`Adapter.unsent_fields`) while ours has moved on. Nothing for a record synced
+    before hashes were kept, or an adapter that keeps none: every difference is then the CRM's,
+    as before."""
+    if state is None or not state.sent:
+        return frozenset()
+    return adapter.unsent_fields(replace(item, sent=state.sent), record)
 
 
 def _stale(record: RemoteRecord, state: StoredRecord | None) -> list[Finding]:

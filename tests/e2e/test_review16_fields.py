@@ -19,7 +19,7 @@ def reconciled(made: Clinic, *args: str) -> tuple[int, dict[str, Any]]:
     return answer.exit_code, json.loads(answer.stdout)
 
 
-# -- findings (failing on purpose) ---------------------------------------------------------------
+# -- findings (fixed) -----------------------------------------------------------------------------
 
 
 def test_review16_fields_a_crm_owned_field_nobody_touched_is_not_changed_in_the_crm(
@@ -57,6 +57,43 @@ def test_review16_fields_departments_ticked_in_another_order_are_not_drift(
 
     assert [(f["kind"], f["field"]) for f in report["findings"]] == []
     assert code == 0
+
+
+def test_review16_fields_a_crm_owned_field_staff_changed_after_a_source_change_is_reported(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """subject = "crm", the source's summary changes and is synced, then staff reword the
+    subject: "changed in the CRM" with theirs = staff's wording (the CRM holds neither our
+    value nor the one we last sent)."""
+    complaint = recent("FLD-6")
+    made = clinic(emulator, tmp_path, [complaint], extra='[sync.fields]\nsubject = "crm"\n')
+    made.write([edited(complaint, summary="要約を更新(受付で追記)")])
+    assert made.run("sync").exit_code == 0
+    made.staff(made.ticket("FLD-6"), subject="患者様へ折り返し済み")
+
+    code, report = reconciled(made)
+
+    assert code == 0  # information
+    assert [(f["kind"], f["field"], f["theirs"]) for f in report["findings"]] == [
+        ("changed_in_crm", "subject", "患者様へ折り返し済み")
+    ]
+
+
+def test_review16_fields_a_department_unticked_in_the_crm_is_still_drift(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Compared as a set, departments still drift when staff untick one (exit 5), and --repair
+    puts ours back."""
+    made = clinic(emulator, tmp_path, [recent("FLD-7", category="side_effect")])
+    ours = made.ticket("FLD-7").properties["crm_departments"]
+    assert len(ours.split(";")) > 1
+    made.staff(made.ticket("FLD-7"), crm_departments=ours.split(";")[0])
+
+    code, report = reconciled(made, "--repair")
+
+    assert [(f["kind"], f["field"]) for f in report["findings"]] == [("drifted", "departments")]
+    assert code == 5
+    assert made.ticket("FLD-7").properties["crm_departments"] == ours
 
 
 # -- what holds (no other test covers these) -----------------------------------------------------
