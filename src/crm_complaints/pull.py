@@ -6,6 +6,15 @@ the keys), read with two bulk searches (tickets and tasks changed since the mome
 ``hs_lastmodifieddate``), never one request per complaint. Tasks the CRM reports completed
 are stored, so alerts and the plan view treat those steps as done.
 
+A line only for differences would say nothing when staff undo one (reopen a task or ticket
+after a pulled completion or close), leaving the clinic's system with the old change: the
+parts each pull reported are remembered (table ``pull_reported``, migration 9; part names, no
+values), and a remembered part the CRM now holds as ours is reported once more, then
+forgotten. Compared with what we last sent, not with the source's newer value: a change of
+ours not yet synced is no staff change (see :func:`crm_complaints.crm_changes.compare`). A
+ticket seen in another stage than an acknowledged one spends its ack
+(:func:`crm_complaints.acks.release_acks`).
+
 Without ``since``, a pull starts where the last one of this namespace and adapter started
 (table ``pull_marks``, migration 7), less :data:`SEARCH_LAG`: a CRM's search index lags its
 writes by seconds, and a change made just before the last pull may have been missing from it.
