@@ -295,7 +295,10 @@ def _compare(
         if owner is None:
             continue
         if "task_due" in owned:
-            findings.extend(_task_drifted(owner, task, adapter.field_owners.of("task_due")))
+            due_owner = adapter.field_owners.of("task_due")
+            findings.extend(
+                _task_drifted(owner, task, due_owner, adapter, states.get(task.complaint_id))
+            )
         late = _overdue(owner, task, report.now)
         if late is not None:
             overdue.append(late)
@@ -485,16 +488,24 @@ def _owner_fallbacks(item: PlannedComplaint, adapter: Adapter[Any]) -> list[Find
 
 
 def _task_drifted(
-    item: PlannedComplaint, task: RemoteTask, owner: FieldOwner = FieldOwner.SOURCE
+    item: PlannedComplaint,
+    task: RemoteTask,
+    owner: FieldOwner,
+    adapter: Adapter[Any],
+    state: StoredRecord | None,
 ) -> list[Finding]:
     """A task's due date moved in the CRM (to the second): drift when due dates are ours,
-    otherwise "changed in the CRM"."""
+    otherwise "changed in the CRM", unless the CRM holds the due date we last sent (a ``crm``
+    due date keeps our first one after the plan moved on: nobody changed it there)."""
     planned = _planned_task(item, task)
     if planned is None or task.due_at is None:
         return []
     if abs((task.due_at - planned.due_at).total_seconds()) < 1:
         return []
     ours_only = owner is FieldOwner.SOURCE
+    if not ours_only and state is not None and state.sent:
+        if "task_due" in adapter.task_held_as_sent(replace(item, sent=state.sent), task):
+            return []
     return [
         Finding(
             FindingKind.DRIFTED if ours_only else FindingKind.CHANGED_IN_CRM,

@@ -4,6 +4,7 @@ emulator: what reconcile calls "changed in the CRM" or drift, and what repair wr
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,32 @@ def test_review16_fields_a_department_unticked_in_the_crm_is_still_drift(
     assert [(f["kind"], f["field"]) for f in report["findings"]] == [("drifted", "departments")]
     assert code == 5
     assert made.ticket("FLD-7").properties["crm_departments"] == ours
+
+
+def test_review16_fields_a_crm_owned_due_date_nobody_moved_is_not_changed_in_the_crm(
+    emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """task_due = "crm", the complaint's received time moves (so would its due dates) and is
+    synced; staff only lower the first call's priority, so reconcile reads that task: no
+    finding (it holds the due date we sent at creation; was "due date changed in the CRM").
+    Staff then move the due date: reported, with theirs."""
+    complaint = recent("FLD-8")
+    made = clinic(emulator, tmp_path, [complaint], extra='[sync.fields]\ntask_due = "crm"\n')
+    made.write([edited(complaint, received_at=complaint.received_at - timedelta(hours=30))])
+    assert made.run("sync").exit_code == 0
+    call = made.task("FLD-8", "initial_response")
+    made.staff(call, "tasks", hs_task_priority="LOW")
+
+    code, report = reconciled(made)
+
+    assert (code, report["findings"]) == (0, [])
+    made.staff(call, "tasks", hs_timestamp="2030-01-07T01:00:00.000Z")
+    code, report = reconciled(made)
+    assert code == 0
+    assert [(f["kind"], f["field"]) for f in report["findings"]] == [
+        ("changed_in_crm", "task_due:initial_response")
+    ]
+    assert report["findings"][0]["theirs"].startswith("2030-01-07T10:00:00")  # Tokyo
 
 
 # -- what holds (no other test covers these) -----------------------------------------------------

@@ -479,7 +479,13 @@ class Adapter(ABC, Generic[ConfigT]):
         """Fields of :meth:`expected_fields` whose value we would send now is not the one we
         last sent (``item.sent``: the source changed since the last sync) while ``record``
         still holds what we last sent: the next sync sends them, so a difference there is
-        ours, not staff's (``pull``, reconcile's ``crm_changes``). Default: none known."""
+        ours, not staff's (``pull``, reconcile). Default: none known."""
+        return frozenset()
+
+    def task_held_as_sent(self, item: PlannedComplaint, task: RemoteTask) -> frozenset[str]:
+        """The fields of one task (``task_due``) the remote holds as we last sent them
+        (``item.sent``): a difference from ours there is ours (a ``crm`` due date is never
+        sent again), not staff's (reconcile). Default: none known."""
         return frozenset()
 
     def run_counts(self) -> Mapping[str, int]:

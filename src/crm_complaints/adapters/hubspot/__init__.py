@@ -35,9 +35,9 @@ from ..base import (
 from . import portal as _portal
 from .client import HubSpotClient
 from .config import HubSpotConfig, task_key
-from .fields import TICKET_FIELD_OF, select
+from .fields import TASK_FIELD_OF, TICKET_FIELD_OF, select
 from .portal import TASK_PROPERTIES, TICKET_PROPERTIES, Portal
-from .properties import Properties
+from .properties import Properties, hubspot_time
 from .push import PushRun, WrittenSoFar
 from .read import Reader
 
@@ -162,6 +162,20 @@ class HubSpotAdapter(Adapter[HubSpotConfig]):
             name
             for name, digest in now.sent.items()
             if name in last and digest != last[name] and theirs.sent.get(name) == last[name]
+        )
+
+    def task_held_as_sent(self, item: PlannedComplaint, task: RemoteTask) -> frozenset[str]:
+        """``task_due`` when the task's due date, in the form we send it (``hs_timestamp``,
+        UTC milliseconds), hashes (as :func:`.fields.select` keeps it) to the last one sent."""
+        last = (item.sent or {}).get(f"task:{task.kind}") or {}
+        if "task_due" not in last or task.due_at is None:
+            return frozenset()
+        held = {"hs_timestamp": hubspot_time(task.due_at)}
+        theirs = select(item, f"task:{task.kind}", held, TASK_FIELD_OF, self.field_owners, new=True)
+        return (
+            frozenset({"task_due"})
+            if theirs.sent.get("task_due") == last["task_due"]
+            else frozenset()
         )
 
     def owner_fallbacks(self, item: PlannedComplaint) -> list[OwnerFallback]:
