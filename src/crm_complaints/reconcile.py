@@ -286,7 +286,7 @@ def _compare(
         Finding(FindingKind.ORPHANED, cid, "our external id, no complaint")
         for cid in sorted(set(remote) - set(items))
     )
-    _, since = _reading_window(store, adapter.name, report.run_id)  # crm_changes: changes_window
+    since = _tasks_window(store, adapter.name, report.run_id)  # crm_changes: changes_window
     overdue: list[Finding] = []
     seen: list[RemoteTask] = []
     for task in adapter.list_tasks(due_before=report.now, changed_since=since):
@@ -325,19 +325,18 @@ def _compare(
     store.mark_deleted(adapter.name, deleted)
 
 
-def _reading_window(
-    store: StateStore, adapter: str, this_run: int | None
-) -> tuple[datetime | None, datetime | None]:
-    """When the last sync finished (the CRM's changes since then are staff's), and since when
-    tasks are read for drift: since the last reconciliation started, so that a due date staff
-    moved before a routine sync is still seen. The first reconciliation reads from the last
-    sync only (reading every task once would cost ~3 requests per 100 tickets)."""
+def _tasks_window(store: StateStore, adapter: str, this_run: int | None) -> datetime | None:
+    """Since when tasks are read for drift: since the last reconciliation started, so that a
+    due date staff moved before a routine sync is still seen, or since the last sync if that
+    is earlier. The first reconciliation reads from the last sync only (reading every task
+    once would cost ~3 requests per 100 tickets). Tickets' changes for ``crm_changes`` have
+    their own window (:func:`crm_complaints.crm_changes.changes_window`)."""
     synced = store.run_of("sync", adapter, before=this_run)
     last_sync = synced.finished_at if synced is not None else None
     reconciled = store.run_of("reconcile", adapter, before=this_run)
     start = reconciled.started_at if reconciled is not None else None
     candidates = [t for t in (start, last_sync) if t is not None]
-    return last_sync, min(candidates) if candidates else None
+    return min(candidates) if candidates else None
 
 
 def _not_yet_searchable(

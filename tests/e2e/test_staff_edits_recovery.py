@@ -400,7 +400,7 @@ def test_a_due_date_moved_before_the_last_sync_is_still_put_back_by_repair(
     run(adapter, store, [complaint])
     # Last night's reconciliation: the reading window of the next one starts here. (The first
     # reconciliation of a store reads from the last sync only: reading every task once would
-    # cost ~3 requests per 100 tickets; see reconcile._reading_window.)
+    # cost ~3 requests per 100 tickets; see reconcile._tasks_window.)
     assert reconcile([complaint], adapter=adapter, store=store).findings == []
     planned = tasks(emulator)["initial_response"].properties["hs_timestamp"]
     moved = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="milliseconds")
