@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import requests
+
 from crm_complaints.adapters.hubspot import HubSpotAdapter, HubSpotConfig, task_key
-from crm_complaints.emulator import HubSpotEmulator
+from crm_complaints.emulator import DEMO_TOKEN, HubSpotEmulator
 from crm_complaints.policy import Policy
 from crm_complaints.schema import Complaint
 
@@ -43,3 +45,14 @@ def assert_exactly_once(
     for task in portal.live("tasks"):
         cid = task.properties["crm_task_key"].rsplit(":", 1)[0]
         assert portal.associated("tasks", task.id, "tickets") == {ticket_of[cid]: {230}}
+
+
+def api(emulator: HubSpotEmulator, method: str, path: str, body: Any) -> requests.Response:
+    """A raw call to the emulator with the demo token (for what the adapter never sends)."""
+    return requests.request(
+        method,
+        f"{emulator.base_url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
+        timeout=10,
+    )

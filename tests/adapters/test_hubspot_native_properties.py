@@ -42,7 +42,7 @@ from crm_complaints.schema import (
 from crm_complaints.state import SqlStateStore
 from crm_complaints.sync import sync
 from tests.conftest import make_complaint
-from tests.hubspot_support import OWNERS
+from tests.hubspot_support import OWNERS, api
 
 NO_WAIT = RetryPolicy.no_wait(max_attempts=10)
 ENUMS = {
@@ -79,16 +79,6 @@ def ticket_property(emulator: HubSpotEmulator, name: str) -> dict[str, Any]:
 
 def labels(emulator: HubSpotEmulator, name: str) -> dict[str, str]:
     return {o["value"]: o["label"] for o in ticket_property(emulator, name)["options"]}
-
-
-def api(emulator: HubSpotEmulator, method: str, path: str, body: Any) -> requests.Response:
-    return requests.request(
-        method,
-        f"{emulator.base_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
-        timeout=10,
-    )
 
 
 def search(emulator: HubSpotEmulator, *filters: dict[str, Any]) -> set[str]:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
-import requests
 
 from crm_complaints.adapters.hubspot import HubSpotAdapter
-from crm_complaints.emulator import DEMO_TOKEN, HubSpotEmulator
+from crm_complaints.emulator import HubSpotEmulator
 from crm_complaints.state import SqlStateStore
 from tests.conftest import make_complaint
+from tests.hubspot_support import api
 from tests.staff_support import opened_adapter, run
 
 LATIN = re.compile(r"[A-Za-z]")
@@ -25,16 +24,6 @@ TICKET = {"subject": "x", "hs_pipeline": "0", "hs_pipeline_stage": "1"}
 @pytest.fixture
 def adapter(emulator: HubSpotEmulator) -> Iterator[HubSpotAdapter]:
     yield from opened_adapter(emulator)
-
-
-def api(emulator: HubSpotEmulator, method: str, path: str, body: Any) -> requests.Response:
-    return requests.request(
-        method,
-        f"{emulator.base_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
-        timeout=10,
-    )
 
 
 def ms(text: str) -> str:
