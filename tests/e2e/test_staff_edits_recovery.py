@@ -192,6 +192,34 @@ def test_a_task_deleted_with_its_ticket_is_made_again_when_the_ticket_is_recreat
     assert_exactly_once(emulator, [latest])
 
 
+def test_a_due_date_moved_in_the_millisecond_the_sync_ended_is_still_read(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Tasks are read for drift when changed after the last sync ended; HubSpot keeps
+    milliseconds, so a move in that same millisecond was not "after" it and went unseen (a
+    fast machine did this one run in three). The window now opens a minute earlier, as a
+    search index's lag asks anyway."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    synced = store.run_of("sync", "hubspot")
+    assert synced is not None and synced.finished_at is not None
+    moved = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="milliseconds")
+    clock = emulator.portal.clock
+    emulator.portal.clock = synced.finished_at.timestamp  # the same instant, to the microsecond
+    try:
+        emulator.portal.update(
+            "tasks", tasks(emulator)["initial_response"].id, {"hs_timestamp": moved}
+        )
+    finally:
+        emulator.portal.clock = clock
+
+    report = reconcile([complaint], adapter=adapter, store=store)
+
+    assert [(f.kind, f.field) for f in report.findings] == [
+        (FindingKind.DRIFTED, "task_due:initial_response")
+    ]
+
+
 def test_a_recreate_that_failed_part_way_is_not_taken_for_deleted_again(
     emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
 ) -> None:
