@@ -203,15 +203,18 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":")) and json.dumps(...,
+# sort_keys=True) write, made once: json.dumps builds a new encoder for every call that passes
+# options, a third of a row's cost when a first sync writes seven rows a complaint.
+_HASHED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_IDS_JSON = json.JSONEncoder(sort_keys=True)
+
+
 def _hash(content: Mapping[str, Any] | sa.RowMapping, prev_hash: str) -> str:
     fields = [[name, content[name]] for name in _CONTENT]
     if content.get(_OBJECT) is not None:
         fields.append([_OBJECT, content[_OBJECT]])
-    body = json.dumps(
-        [*fields, ["prev_hash", prev_hash]],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    body = _HASHED_JSON.encode([*fields, ["prev_hash", prev_hash]])
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -264,7 +267,7 @@ def append(
                 "revision": entry.revision,
                 "operation": entry.operation,
                 "trigger": entry.trigger,
-                "remote_ids": json.dumps(dict(entry.remote_ids), sort_keys=True),
+                "remote_ids": _IDS_JSON.encode(dict(entry.remote_ids)),
                 "outcome": entry.outcome,
                 "object": entry.object,
             }
