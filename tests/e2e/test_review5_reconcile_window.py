@@ -63,3 +63,44 @@ def test_review5_reconcile_window_reading_a_minute_more_repeats_nothing(
         ids = [line["complaint_id"] for line in report.crm_changes]
         assert sorted(ids) == sorted(set(ids))
     assert list(completed_in_crm(store.engine)) == [("WIN-2", "investigation")]
+
+
+def test_review5_reconcile_window_a_killed_reconciliation_hides_a_moved_due_date(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Reconcile runs fine; staff then move a first response's due date to tomorrow; a routine
+    sync follows a few minutes later (nothing to send); the next reconciliation is killed
+    before it reads anything (a CronJob evicted: its run row has a start, no end); the one
+    after runs. Expected: it reports the moved due date (drifted, ours), as it would had the
+    killed run never been (the tasks window opens at the last reconciliation's start, "so
+    that a due date staff moved before a routine sync is still seen"). Actual: _tasks_window
+    takes the killed run's start like a finished one (changes_window skips runs that did not
+    finish), the window opens a minute before the later of the two, after the move, and the
+    moved date is never reported (nor put back by --repair) until staff touch the task again."""
+    import sqlalchemy as sa
+
+    from crm_complaints.migrations import runs
+
+    complaint = recent()
+    run(adapter, store, [complaint])
+    reconcile([complaint], adapter=adapter, store=store, now=datetime.now(UTC))
+    moved_at = datetime.now(UTC)
+    due = _hubspot_time(moved_at + timedelta(days=1))
+    call = tasks(emulator)["initial_response"]
+    emulator.portal.update("tasks", call.id, {"hs_timestamp": due, "hs_task_reminders": ""})
+
+    routine = run(adapter, store, [complaint]).run_id  # nothing to send
+    killed = store.start_run("reconcile", adapter.name)  # never finished
+    with store.engine.begin() as conn:  # minutes later, as cron would run them
+        conn.execute(runs.update().where(runs.c.id == routine).values(
+            started_at=moved_at + timedelta(minutes=3),
+            finished_at=moved_at + timedelta(minutes=3, seconds=5)))  # fmt: skip
+        conn.execute(runs.update().where(runs.c.id == killed).values(
+            started_at=moved_at + timedelta(minutes=4)))  # fmt: skip
+        assert conn.scalar(sa.select(runs.c.finished_at).where(runs.c.id == killed)) is None
+
+    report = reconcile([complaint], adapter=adapter, store=store,
+                       now=moved_at + timedelta(minutes=10))  # fmt: skip
+    assert [(f.kind.value, f.field) for f in report.findings] == [
+        ("drifted", "task_due:initial_response")
+    ]
