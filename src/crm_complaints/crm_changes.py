@@ -28,9 +28,10 @@ from sqlalchemy.engine import Engine
 
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import Settings
-from .migrations import DEFAULT_NAMESPACE, metadata
+from .errors import StateError
+from .migrations import DEFAULT_NAMESPACE, metadata, pending_migrations
 from .policy import Plan, PlannedComplaint, Policy
-from .state import SqlStateStore, StateStore, open_store
+from .state import SqlStateStore, StateStore
 from .state_records import StoredRecord
 
 __all__ = [
@@ -170,16 +171,43 @@ def completed_in_crm(
 
 
 def stored_completions(settings: Settings) -> dict[tuple[str, str], datetime]:
-    """The completions in the configured state store, for ``plan``; none when no store
-    exists yet (``plan`` needs no state and must not create one)."""
+    """The completions in the configured state store, for ``plan`` and ``report``, read only:
+    no store is created when none exists, and none is migrated (a sync of an older release may
+    still be writing to it, and would refuse a store we had moved on). A store of a newer
+    release raises :class:`StateError`; one from before completions were kept has none."""
     state = settings.state
-    if state.url is None and not Path(state.path).is_file():
+    url = _existing_store(state.url, state.path)
+    if url is None:
         return {}
-    store = open_store(state.path, state.url, namespace=state.namespace)
+    where = "state.url" if state.url else str(state.path)
+    engine = sa.create_engine(url)
     try:
-        return completed_in_crm(store.engine, store.namespace)
+        with engine.connect() as conn:
+            pending_migrations(conn, where)  # raises for a newer release's store
+            if not sa.inspect(conn).has_table(crm_task_completions.name):
+                return {}
+        return completed_in_crm(engine, state.namespace)
+    except sa.exc.SQLAlchemyError as exc:  # its message could repeat the URL (a password)
+        raise StateError(
+            f"the state store {where} could not be read ({type(exc).__name__})"
+        ) from exc
     finally:
-        store.close()
+        engine.dispose()
+
+
+def _existing_store(url: str | None, path: Path | str) -> str | None:
+    """The URL of the configured store if it exists: a SQLite file that is there, or any
+    other database (connecting to a server creates nothing); ``None`` otherwise."""
+    if url:
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StateError("state.url is not a SQLAlchemy URL") from exc
+        if parsed.get_backend_name() != "sqlite":
+            return url
+        database = parsed.database
+        return url if database and database != ":memory:" and Path(database).is_file() else None
+    return f"sqlite:///{path}" if Path(path).is_file() else None
 
 
 def with_crm_completions(plan: Plan, done: Mapping[tuple[str, str], datetime]) -> Plan:
