@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -103,7 +103,7 @@ def report_command(
     """Deadlines kept, volume and mix, recurrence and open work, from local data only (no CRM
     calls, no personal data; steps a CRM reported done, as pull and reconcile stored them, count
     as done). Default period: last calendar month."""
-    from ..reporting.command import report_from_source
+    from ..reporting.command import report_from_source, report_period
 
     _require_file(source)
     settings = _settings(config)
@@ -111,13 +111,25 @@ def report_command(
     if moment is not None and moment.tzinfo is None:
         err.print("[red]usage[/red] --now needs a time-zone offset")
         raise typer.Exit(ExitCode.USAGE)
+    moment = moment or datetime.now(UTC)
+    try:
+        first, last = report_period(
+            settings,
+            clinic or (),
+            moment,
+            date_from.date() if date_from else None,
+            date_to.date() if date_to else None,
+        )
+    except ValueError as exc:
+        err.print(f"[red]usage[/red] --from / --to: {exc}")
+        raise typer.Exit(ExitCode.USAGE) from None
     with _run_session():
         text, skipped = report_from_source(
             source,
             settings,
             output_format=output_format.value,
-            date_from=date_from.date() if date_from else None,
-            date_to=date_to.date() if date_to else None,
+            date_from=first,
+            date_to=last,
             clinics=clinic or (),
             language=language,
             window_days=window_days,

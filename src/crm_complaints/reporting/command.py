@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ..config import Settings
 from ..policy import Policy
@@ -22,6 +23,7 @@ __all__ = [
     "deadline_policy",
     "last_full_month",
     "report_from_source",
+    "report_period",
 ]
 
 
@@ -78,6 +80,26 @@ class FirstOfEachId:
             yield item
 
 
+def report_period(
+    settings: Settings,
+    clinics: Iterable[str],
+    now: datetime,
+    date_from: date | None,
+    date_to: date | None,
+) -> tuple[date, date]:
+    """The report's first and last day. Left out, they are the last calendar month on the
+    clinic's clock (the first of ``clinics``, else the default clinic's): a job run at 00:30
+    on the 1st in Tokyo reports the month just ended, whatever zone the server's clock is in.
+    Raises :class:`ValueError` for a period that ends before it starts."""
+    first_clinic = min(clinics, default=None)
+    clinic = settings.clinic(first_clinic) if first_clinic else settings.default_clinic
+    default_from, default_to = last_full_month(now.astimezone(ZoneInfo(clinic.time_zone)).date())
+    first, last = date_from or default_from, date_to or default_to
+    if first > last:
+        raise ValueError(f"the period ends before it starts (from {first} to {last})")
+    return first, last
+
+
 def report_from_source(
     source: Path,
     settings: Settings,
@@ -92,12 +114,14 @@ def report_from_source(
     done_in_crm: Mapping[tuple[str, str], datetime] | None = None,
 ) -> tuple[str, int]:
     """The rendered report and the number of records skipped (quarantined by the reader).
-    ``done_in_crm``: tasks a CRM reported completed (see :class:`ReportOptions`)."""
+    ``done_in_crm``: tasks a CRM reported completed (see :class:`ReportOptions`). The period
+    as :func:`report_period` makes it."""
     moment = now or datetime.now(UTC)
-    default_from, default_to = last_full_month(moment.date())
+    clinics = frozenset(clinics)
+    first, last = report_period(settings, clinics, moment, date_from, date_to)
     options = ReportOptions(
-        date_from=date_from or default_from,
-        date_to=date_to or default_to,
+        date_from=first,
+        date_to=last,
         now=moment,
         clinics=frozenset(clinics),
         window_days=window_days,
@@ -107,7 +131,7 @@ def report_from_source(
     with collector_paused():
         report = compute_report(complaints, deadline_policy(settings), options)
     skipped = complaints.skipped
-    first_clinic = sorted(options.clinics)[0] if options.clinics else None
+    first_clinic = min(clinics, default=None)
     lang = language or (
         settings.clinic(first_clinic).language if first_clinic else settings.default_clinic.language
     )
