@@ -20,9 +20,10 @@ complaint's own timestamps. The definitions, which the README's Reports section 
   median and 90th percentile by nearest rank (the ⌈p·n⌉-th smallest).
 - **Recurrence**: a complaint of the period *recurs* on a key (treatment, product, lot number,
   practitioner, customer) when an earlier complaint with the same value was received at most
-  ``window_days`` before it (the earlier one may predate the period). Customers are matched by
-  ``external_id``, else e-mail, else phone digits, through a keyed hash whose random key lives
-  only for the run: never shown, never stored.
+  ``window_days`` before it (the earlier one may predate the period). Customers are the same
+  when they share an ``external_id``, or, when one has none, an e-mail or phone digits
+  (:mod:`.recurrence`), matched through a keyed hash whose random key lives only for the run:
+  never shown, never stored.
 - **Open work**: every complaint in the source (not only the period): plan tasks not done (in
   the complaint's data or in a CRM, as ``plan`` shows them); overdue when due before ``now``
   and not paused.

@@ -1,8 +1,11 @@
 """Recurrence: the same treatment, product, lot number, practitioner or customer again within
 a window (the definition is in :mod:`.compute`'s docstring).
 
-Customers are matched by ``external_id``, else e-mail, else phone digits, through a keyed hash
-whose random key lives only for the run; they are counted, never listed or stored.
+Customers are matched through a keyed hash whose random key lives only for the run; they are
+counted, never listed or stored. Two complaints are the same customer when they carry the same
+``external_id``; or when one of them has none and they share an e-mail (case aside) or a phone
+number (its digits: write numbers in one form, with or without the country code); two
+different ``external_id`` are two customers, whatever else they share (a family's e-mail).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import re
 import secrets
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,21 +25,32 @@ __all__ = ["RECURRENCE_KEYS", "Recurrence"]
 RECURRENCE_KEYS = ("treatment", "product", "lot_number", "practitioner", "customer")
 
 
-def _customer_key(complaint: Complaint) -> str | None:
+def _customer_keys(complaint: Complaint) -> tuple[str | None, list[str]]:
+    """The customer's ``external_id`` key, if any, and the keys of its e-mail and phone."""
     customer = complaint.customer
     if customer is None:
-        return None
-    if customer.external_id:
-        return f"id:{customer.external_id}"
-    if customer.email:
-        return f"email:{customer.email.strip().casefold()}"
-    if customer.phone:
-        digits = re.sub(r"\D", "", customer.phone)
-        return f"phone:{digits}" if digits else None
-    return None
+        return None, []
+    others = []
+    if customer.email and customer.email.strip():
+        others.append(f"email:{customer.email.strip().casefold()}")
+    digits = re.sub(r"\D", "", customer.phone or "")
+    if digits:
+        others.append(f"phone:{digits}")
+    return (f"id:{customer.external_id}" if customer.external_id else None), others
+
+
+@dataclass
+class _Seen:
+    """The last complaint seen under one customer key: when, the ``external_id`` key it came
+    with (``None``: none), and which customer it was counted as."""
+
+    at: datetime
+    owner: bytes | None
+    person: int
 
 
 _RELATED_KEYS = RECURRENCE_KEYS[:4]
+_CustomerKeys = tuple[bytes | None, tuple[bytes, ...]]
 
 
 def _related_values(complaint: Complaint) -> list[tuple[str, str]]:
@@ -54,7 +69,7 @@ def _related_values(complaint: Complaint) -> list[tuple[str, str]]:
 class Recurrence:
     """The recurrence section, fed one complaint at a time in any order (``add``), told at the
     end (``result``). Each complaint leaves only what the section needs: when it came, its id
-    and clinic, the related values it names and its customer's keyed hash."""
+    and clinic, the related values it names and its customer's keyed hashes."""
 
     def __init__(self, date_from: date, date_to: date, *, window_days: int = 90) -> None:
         self.date_from, self.date_to = date_from, date_to
@@ -62,23 +77,28 @@ class Recurrence:
         # Customers are only counted (never listed): a hash each, keyed by a salt that lives
         # for this run only, so the hashes mean nothing later.
         self._keyed = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=16)
-        # (received in UTC, id, clinic, in the period, related values, customer hash)
-        self._seen: list[tuple[datetime, str, str, bool, list[tuple[str, str]], bytes | None]]
+        # (received in UTC, id, clinic, in the period, related values, customer hashes: the
+        # external id's, and the e-mail's and phone's)
+        self._seen: list[tuple[datetime, str, str, bool, list[tuple[str, str]], _CustomerKeys]]
         self._seen = []
 
     def add(self, complaint: Complaint, day: date, received: datetime) -> None:
         """One complaint (``day``: clinic-local day received; ``received``: in UTC)."""
         related = _related_values(complaint)
-        customer = _customer_key(complaint)
-        if not related and customer is None:
+        own_id, others = _customer_keys(complaint)
+        if not related and own_id is None and not others:
             return
-        digest = None
-        if customer is not None:
-            hashed = self._keyed.copy()
-            hashed.update(customer.encode())
-            digest = hashed.digest()
+        customer = (
+            None if own_id is None else self._digest(own_id),
+            tuple(self._digest(key) for key in others),
+        )
         in_period = self.date_from <= day <= self.date_to
-        self._seen.append((received, complaint.id, complaint.clinic, in_period, related, digest))
+        self._seen.append((received, complaint.id, complaint.clinic, in_period, related, customer))
+
+    def _digest(self, key: str) -> bytes:
+        hashed = self._keyed.copy()
+        hashed.update(key.encode())
+        return hashed.digest()
 
     def result(self) -> dict[str, Any]:
         window = self.window
@@ -86,11 +106,11 @@ class Recurrence:
         complaints: Counter[tuple[str, str]] = Counter()
         recurrences: Counter[tuple[str, str]] = Counter()
         clinics: dict[tuple[str, str], set[str]] = defaultdict(set)
-        customer_seen: dict[bytes, datetime] = {}
-        repeat_customers: set[bytes] = set()
+        customers = _Customers()
+        repeat_customers: set[int] = set()
         repeat_complaints = 0
         self._seen.sort(key=lambda item: (item[0], item[1]))  # received, in UTC; then id
-        for received, _, clinic, in_period, related, digest in self._seen:
+        for received, _, clinic, in_period, related, customer in self._seen:
             for slot in related:
                 before = last_seen.get(slot)
                 last_seen[slot] = received
@@ -100,11 +120,11 @@ class Recurrence:
                 clinics[slot].add(clinic)
                 if before is not None and received - before <= window:
                     recurrences[slot] += 1
-            if digest is not None:
-                before = customer_seen.get(digest)
-                customer_seen[digest] = received
+            own_id, others = customer
+            if own_id is not None or others:
+                person, before = customers.seen(own_id, others, received)
                 if in_period and before is not None and received - before <= window:
-                    repeat_customers.add(digest)
+                    repeat_customers.add(person)
                     repeat_complaints += 1
         listed = sorted(recurrences, key=lambda s: (-recurrences[s], -complaints[s], s[0], s[1]))
         by_key: Counter[str] = Counter()
@@ -129,3 +149,31 @@ class Recurrence:
             "repeat_complainants": len(repeat_customers),
             "repeat_complaints": repeat_complaints,
         }
+
+
+class _Customers:
+    """Customer keys in time order: who each complaint's customer is, and when that customer
+    was last seen (the rule is in the module docstring)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, _Seen] = {}
+        self._people = 0
+
+    def seen(
+        self, own_id: bytes | None, others: tuple[bytes, ...], at: datetime
+    ) -> tuple[int, datetime | None]:
+        """Record one complaint's customer; returns (customer, when last seen before)."""
+        matches = [] if own_id is None or own_id not in self._keys else [self._keys[own_id]]
+        for key in others:
+            found = self._keys.get(key)
+            if found is not None and (own_id is None or found.owner in (None, own_id)):
+                matches.append(found)
+        if matches:
+            person = matches[0].person
+            before: datetime | None = max(m.at for m in matches)
+        else:
+            self._people += 1
+            person, before = self._people, None
+        for key in (own_id, *others) if own_id is not None else others:
+            self._keys[key] = _Seen(at, own_id, person)
+        return person, before
