@@ -147,3 +147,21 @@ def test_review5_report_same_phone_written_differently_is_one_customer(
     second = _complaint("PH2", "2026-03-15T10:00:00+09:00", customer={"phone": "(090) 1234 5678"})
     result, _ = _report(tmp_path, [first, second])
     assert result["recurrence"]["repeat_complainants"] == 1
+
+
+def test_two_patient_ids_sharing_an_email_are_two_customers(tmp_path: Path) -> None:
+    """A mother and her daughter, two patient ids, one family e-mail: no repeat complainant.
+    The daughter's later web-form complaint (e-mail only) is a repeat, of one of them."""
+    family = "family@example.jp"
+    mother = _complaint("MOM", "2026-02-01T10:00:00+09:00",
+                        customer={"external_id": "P-1", "email": family})  # fmt: skip
+    daughter = _complaint("DAU", "2026-03-05T10:00:00+09:00",
+                          customer={"external_id": "P-2", "email": family})  # fmt: skip
+    result, _ = _report(tmp_path, [mother, daughter])
+    assert result["recurrence"]["repeat_complainants"] == 0
+    form = _complaint("WEB", "2026-03-20T10:00:00+09:00", customer={"email": "family@example.jp"})
+    result, _ = _report(tmp_path, [mother, daughter, form])
+    assert (
+        result["recurrence"]["repeat_complainants"],
+        result["recurrence"]["repeat_complaints"],
+    ) == (1, 1)
