@@ -48,6 +48,7 @@ __all__ = [
     "safe_url",
 ]
 
+
 def __getattr__(name: str) -> Any:
     """``read_sql`` and ``safe_url`` on first use: :mod:`.sql` imports SQLAlchemy, a fifth of
     the command's start-up, which files never need."""
