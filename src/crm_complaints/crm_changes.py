@@ -32,7 +32,7 @@ from .errors import StateError
 from .migrations import DEFAULT_NAMESPACE, metadata, pending_migrations
 from .policy import Plan, PlannedComplaint, Policy
 from .state import SqlStateStore, StateStore
-from .state_records import StoredRecord
+from .state_records import RunRecord, StoredRecord
 
 __all__ = [
     "CHANGES_LAG",
@@ -42,6 +42,8 @@ __all__ = [
     "completed_in_crm",
     "crm_changes",
     "crm_task_completions",
+    "last_finished",
+    "last_reconciliation",
     "record_completions",
     "record_seen_completions",
     "stored_completions",
@@ -249,13 +251,33 @@ def changes_window(store: StateStore, adapter: str, this_run: int | None) -> dat
     reconciliation that finished (less :data:`CHANGES_LAG`), which compared everything before
     it; ``None`` (every ticket) for the first one, or when the last ones all failed. Not the
     last sync: a staff close followed by a sync with nothing to send would fall before it."""
+    finished = last_reconciliation(store, adapter, this_run)
+    return finished.started_at - CHANGES_LAG if finished is not None else None
+
+
+def last_reconciliation(store: StateStore, adapter: str, this_run: int | None) -> RunRecord | None:
+    """The last reconciliation before ``this_run`` that finished and read everything (``ok``
+    or ``findings``; one killed or failed part-way may not have), among the last 20."""
+    return last_finished(store, "reconcile", adapter, this_run, outcomes=("ok", "findings"))
+
+
+def last_finished(
+    store: StateStore,
+    kind: str,
+    adapter: str,
+    this_run: int | None,
+    *,
+    outcomes: Collection[str] | None = None,
+) -> RunRecord | None:
+    """The last run of ``kind`` before ``this_run`` that finished (with one of ``outcomes``,
+    when given), among the last 20: a run killed mid-way has a start and no end."""
     before = this_run
     for _ in range(_LOOK_BACK):
-        run = store.run_of("reconcile", adapter, before=before)
+        run = store.run_of(kind, adapter, before=before)
         if run is None:
             return None
-        if run.finished_at is not None and run.outcome in ("ok", "findings"):
-            return run.started_at - CHANGES_LAG
+        if run.finished_at is not None and (outcomes is None or run.outcome in outcomes):
+            return run
         before = run.id
     return None
 

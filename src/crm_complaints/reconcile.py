@@ -35,6 +35,8 @@ from .crm_changes import (
     changes_window,
     completed_in_crm,
     crm_changes,
+    last_finished,
+    last_reconciliation,
     record_seen_completions,
     with_crm_completions,
 )
@@ -306,15 +308,16 @@ def _compare(
 
 def _tasks_window(store: StateStore, adapter: str, this_run: int | None) -> datetime | None:
     """Since when tasks are read for drift: since the last reconciliation started, so that a
-    due date staff moved before a routine sync is still seen, or since the last sync if that
-    is earlier, less :data:`~crm_complaints.crm_changes.CHANGES_LAG` (a search index lags
+    due date staff moved before a routine sync is still seen, or since the last sync ended if
+    that is earlier (runs killed mid-way do not count: they read or wrote who knows what),
+    less :data:`~crm_complaints.crm_changes.CHANGES_LAG` (a search index lags
     writes, and a change in the same millisecond as the run's end is not "after" it). The
     first reconciliation reads from the last sync only (reading every task once would cost
     ~3 requests per 100 tickets). Tickets' changes for ``crm_changes`` have their own window
     (:func:`crm_complaints.crm_changes.changes_window`)."""
-    synced = store.run_of("sync", adapter, before=this_run)
+    synced = last_finished(store, "sync", adapter, this_run)
     last_sync = synced.finished_at if synced is not None else None
-    reconciled = store.run_of("reconcile", adapter, before=this_run)
+    reconciled = last_reconciliation(store, adapter, this_run)
     start = reconciled.started_at if reconciled is not None else None
     candidates = [t for t in (start, last_sync) if t is not None]
     return min(candidates) - CHANGES_LAG if candidates else None
