@@ -165,3 +165,13 @@ def test_two_patient_ids_sharing_an_email_are_two_customers(tmp_path: Path) -> N
         result["recurrence"]["repeat_complainants"],
         result["recurrence"]["repeat_complaints"],
     ) == (1, 1)
+
+
+def test_a_window_of_a_billion_days_is_a_usage_error(tmp_path: Path) -> None:
+    """--window-days 1000000000 overflowed a timedelta (exit 1, a traceback's message); it is
+    bounded to ten years, a usage error beyond."""
+    source = tmp_path / "complaints.jsonl"
+    source.write_text("", encoding="utf-8")
+    answer = CliRunner().invoke(app, ["report", "--source", str(source), "--config", str(CONFIG),
+                                      "--window-days", "1000000000"])  # fmt: skip
+    assert answer.exit_code == 2, answer.output

@@ -95,7 +95,9 @@ def report_command(
     ] = MonthlyReportFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
     language: Annotated[str | None, typer.Option("--language", help="ja, zh-Hans, …")] = None,
-    window_days: Annotated[int, typer.Option("--window-days", min=1)] = 90,
+    window_days: Annotated[
+        int, typer.Option("--window-days", min=1, max=3660, help="Recurrence window (days).")
+    ] = 90,
     now: Annotated[
         str | None, typer.Option("--now", help="A fixed clock, ISO 8601 with offset.")
     ] = None,
