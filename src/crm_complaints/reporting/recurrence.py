@@ -33,13 +33,13 @@ def _customer_keys(complaint: Complaint) -> tuple[str | None, list[str]]:
     others = []
     if customer.email and customer.email.strip():
         others.append(f"email:{customer.email.strip().casefold()}")
-    digits = re.sub(r"\D", "", customer.phone or "")
+    digits = re.sub(r"\D", "", customer.phone) if customer.phone else ""
     if digits:
         others.append(f"phone:{digits}")
     return (f"id:{customer.external_id}" if customer.external_id else None), others
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     """The last complaint seen under one customer key: when, the ``external_id`` key it came
     with (``None``: none), and which customer it was counted as."""
