@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("sqlalchemy", "hubspot", "requests", "crm_complaints.job", "crm_complaints.state")
 
@@ -27,3 +28,25 @@ def test_the_package_gives_job_on_first_use() -> None:
     assert "crm_complaints.job" in loaded_after(
         "import crm_complaints\nassert crm_complaints.Job.__name__ == 'Job'"
     )
+
+
+def test_a_report_without_a_state_store_imports_no_database_library(tmp_path: Path) -> None:
+    """``report`` (like ``plan``) reads the CRM's completions only when a state store exists;
+    without one, looking must not cost SQLAlchemy's import."""
+    source, output = tmp_path / "complaints.jsonl", tmp_path / "report.json"
+    source.write_text("", encoding="utf-8")
+    argv = ["crm-complaints", "report", "--source", str(source), "--output", str(output)]
+    code = "\n".join(
+        [
+            "import os, sys",
+            f"os.chdir({str(tmp_path)!r})",
+            "from crm_complaints.cli import app",
+            f"sys.argv = {argv!r}",
+            "try:",
+            "    app()",
+            "except SystemExit as exit_:",
+            "    assert exit_.code in (0, None), exit_.code",
+        ]
+    )
+    assert loaded_after(code) == set()
+    assert output.is_file()

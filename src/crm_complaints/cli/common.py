@@ -138,8 +138,10 @@ def _configure_logging(verbose: bool) -> None:
 def _completions(settings: Settings) -> dict[tuple[str, str], datetime]:
     """Tasks a CRM reported completed (``pull``, ``reconcile``), if the state store can be
     read, for ``plan`` and ``report``, which work without one (and never create one).
-    Imported here: the state store brings SQLAlchemy, a fifth of the CLI's start-up, which
-    a run without a store never needs."""
+    Imported only when a store may exist: the state store brings SQLAlchemy, a fifth of the
+    CLI's start-up, which a run without a store never needs."""
+    if settings.state.url is None and not Path(settings.state.path).is_file():
+        return {}  # no SQLite file: nothing to read (a URL is looked at by stored_completions)
     from ..crm_changes import stored_completions
 
     try:
