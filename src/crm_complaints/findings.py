@@ -209,19 +209,29 @@ def task_drifted(
     ]
 
 
-def overdue(item: PlannedComplaint, task: RemoteTask, now: datetime) -> Finding | None:
-    if task.completed or task.due_at is None or task.due_at >= now:
+def overdue(
+    item: PlannedComplaint, task: RemoteTask, now: datetime, *, by_plan: bool = False
+) -> Finding | None:
+    """An open task past due, by the CRM's due date (what staff see), or with ``by_plan`` by
+    ours: ``--repair`` is putting a moved ``source`` due date back, so ours is the one that
+    will hold (a paused step keeps the CRM's)."""
+    if task.completed:
         return None
     planned = _planned_task(item, task)
+    due = task.due_at
+    if by_plan and planned is not None and planned.paused_since is None:
+        due = planned.due_at
+    if due is None or due >= now:
+        return None
     return Finding(
         FindingKind.OVERDUE,
         task.complaint_id,
-        f"{task.kind} overdue by {_late(now - task.due_at)}",
+        f"{task.kind} overdue by {_late(now - due)}",
         field=task.kind,
         department=planned.department.value if planned else None,
         category=item.complaint.category.value,
         # In the clinic's zone, as the plan's (the CRM answers UTC).
-        due_at=task.due_at.astimezone(planned.due_at.tzinfo) if planned else task.due_at,
+        due_at=due.astimezone(planned.due_at.tzinfo) if planned else due,
     )
 
 

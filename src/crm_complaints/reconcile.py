@@ -42,6 +42,7 @@ from .crm_changes import (
 )
 from .errors import RecordError
 from .exit_codes import ExitCode
+from .fields import FieldOwner
 from .findings import (
     INFORMATION,
     Finding,
@@ -139,7 +140,7 @@ def reconcile(
         try:
             items = _plan_all(report, source, policy)
             calls = adapter.calls
-            _compare(report, items, adapter, store, policy, config)
+            _compare(report, items, adapter, store, policy, config, repair=repair)
             report.read_requests = adapter.calls - calls
             report.owner_labels = _owner_labels(report.findings, adapter)
             if repair:
@@ -228,8 +229,11 @@ def _compare(
     store: StateStore,
     policy: Policy,
     config: ReconcileConfig,
+    *,
+    repair: bool = False,
 ) -> None:
-    """Fill the report's findings, one kind of finding at a time."""
+    """Fill the report's findings, one kind of finding at a time. With ``repair``, a task
+    whose due date is ours is late by our due date, the one repair puts back."""
     owned = set(config.owned_fields) - set(config.ignore_fields)
     states = {r.complaint_id: r for r in store.all_records(adapter.name)}
     acked = Acknowledgements.load(store, adapter.name)
@@ -275,12 +279,14 @@ def _compare(
         owner = items.get(task.complaint_id)
         if owner is None:
             continue
+        put_back = False  # a moved due date this run's repair puts back
         if "task_due" in owned:
             due_owner = adapter.field_owners.of("task_due")
             findings.extend(
                 task_drifted(owner, task, due_owner, adapter, states.get(task.complaint_id))
             )
-        late = overdue(owner, task, report.now)
+            put_back = repair and due_owner is FieldOwner.SOURCE
+        late = overdue(owner, task, report.now, by_plan=put_back)
         if late is not None:
             late_work.append(late)
             if late.department:

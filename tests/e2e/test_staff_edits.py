@@ -192,6 +192,40 @@ def test_a_moved_due_date_is_put_back_by_repair_unless_staff_own_due_dates(
     assert task(emulator, "initial_response").properties["hs_timestamp"] == moved
 
 
+def test_a_postponed_call_that_repair_puts_back_is_overdue_by_our_due_date(
+    emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
+) -> None:
+    """Staff postpone the 2-hour call in HubSpot by five days. A day later ``reconcile
+    --repair`` puts our due date back, so the call is late by ours: overdue, beside the drift.
+    It was judged by the date repair had just replaced: not overdue, and the page counted no
+    late call. With ``task_due = "create"`` staff's date stays, and it counts."""
+    complaint = recent()
+    run(adapter, store, [complaint])
+    moved = (datetime.now(UTC) + timedelta(days=5)).isoformat(timespec="milliseconds")
+    emulator.portal.update(
+        "tasks",
+        task(emulator, "initial_response").id,
+        {"hs_timestamp": moved.replace("+00:00", "Z")},
+    )
+    later = datetime.now(UTC) + timedelta(days=1)
+
+    report = reconcile([complaint], adapter=adapter, store=store, now=later, repair=True)
+    found = {(f.kind, f.field) for f in report.findings}
+    assert (FindingKind.DRIFTED, "task_due:initial_response") in found
+    assert (FindingKind.OVERDUE, "initial_response") in found
+
+    adapter.field_owners = FieldOwners({"task_due": "create"})
+    emulator.portal.update(
+        "tasks",
+        task(emulator, "initial_response").id,
+        {"hs_timestamp": moved.replace("+00:00", "Z")},
+    )
+    report = reconcile([complaint], adapter=adapter, store=store, now=later, repair=True)
+    found = {(f.kind, f.field) for f in report.findings}
+    assert (FindingKind.CHANGED_IN_CRM, "task_due:initial_response") in found
+    assert (FindingKind.OVERDUE, "initial_response") not in found
+
+
 def test_a_crm_owned_field_is_written_once_and_never_again(
     emulator: HubSpotEmulator, adapter: HubSpotAdapter, store: SqlStateStore
 ) -> None:
