@@ -23,9 +23,10 @@ OPEN_STAGE = "1"  # "New"
 ATTEMPTS = 2
 
 
-def opened_adapter(emulator: HubSpotEmulator) -> Iterator[HubSpotAdapter]:
-    """A set-up adapter on the emulator, closed afterwards (each test module's fixture)."""
-    made = make_adapter(emulator)
+def opened_adapter(emulator: HubSpotEmulator, **overrides: Any) -> Iterator[HubSpotAdapter]:
+    """A set-up adapter on the emulator, closed afterwards (each test module's fixture);
+    ``overrides`` of its config, such as ``contacts=True``."""
+    made = make_adapter(emulator, **overrides)
     made.setup()
     yield made
     made.close()

@@ -20,16 +20,13 @@ from crm_complaints.reconcile import reconcile
 from crm_complaints.state import RecordState, SqlStateStore, open_store
 from tests.conftest import edited
 from tests.hubspot_support import make_adapter
-from tests.staff_support import ATTEMPTS, recent, run, tasks, ticket
+from tests.staff_support import ATTEMPTS, opened_adapter, recent, run, tasks, ticket
 
 
 @pytest.fixture
 def adapter(emulator: HubSpotEmulator) -> Iterator[HubSpotAdapter]:
     """With contacts on: a push then writes every kind of object and link it can."""
-    made = make_adapter(emulator, contacts=True)
-    made.setup()
-    yield made
-    made.close()
+    yield from opened_adapter(emulator, contacts=True)
 
 
 def rows_of(store: SqlStateStore, revision: int, complaint_id: str = "HOSTILE-1") -> list[AuditRow]:

@@ -24,18 +24,14 @@ from crm_complaints.retry import RetryPolicy
 from crm_complaints.state import SqlStateStore
 from crm_complaints.sync import sync
 from tests.conftest import edited
-from tests.hubspot_support import make_adapter
-from tests.staff_support import recent, run, tasks, ticket
+from tests.staff_support import opened_adapter, recent, run, tasks, ticket
 
 URL = "https://crm.example.org/hooks/complaints"
 
 
 @pytest.fixture
 def adapter(emulator: HubSpotEmulator) -> Iterator[HubSpotAdapter]:
-    made = make_adapter(emulator, contacts=True)
-    made.setup()
-    yield made
-    made.close()
+    yield from opened_adapter(emulator, contacts=True)
 
 
 def lose_first_answer(adapter: HubSpotAdapter, request: str) -> list[int]:
