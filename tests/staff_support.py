@@ -66,17 +66,17 @@ def tasks(emulator: HubSpotEmulator, complaint_id: str = "HOSTILE-1") -> dict[st
     }
 
 
-def answer_lost_on(adapter: HubSpotAdapter, request: str) -> list[int]:
-    """Every request named ``request`` reaches HubSpot and is applied, but its answer never
-    comes back (a timeout after the write): the client sees a transient error. Returns a
-    list that grows by one per such request."""
+def answer_lost_on(adapter: HubSpotAdapter, request: str, times: int | None = None) -> list[int]:
+    """Every request named ``request`` (the first ``times`` ones, if given) reaches HubSpot
+    and is applied, but its answer never comes back (a timeout after the write): the client
+    sees a transient error. Returns a list that grows by one per such request."""
     client = adapter.client
     original = client.call_json
     applied: list[int] = []
 
     def lossy(what: str, method: Any, **kwargs: Any) -> dict[str, Any]:
         answer = original(what, method, **kwargs)
-        if what == request:
+        if what == request and (times is None or len(applied) < times):
             applied.append(1)
             raise TransientError(f"{what}: read timed out", adapter="hubspot")
         return answer

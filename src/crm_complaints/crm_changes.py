@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from .adapters.base import Adapter, RemoteRecord, RemoteTask
 from .config import Settings
 from .errors import StateError
-from .migrations import DEFAULT_NAMESPACE, metadata, pending_migrations
+from .migrations import DEFAULT_NAMESPACE, insert_skipping_existing, metadata, pending_migrations
 from .policy import Plan, PlannedComplaint, Policy
 from .state import SqlStateStore, StateStore
 from .state_records import RunRecord, StoredRecord
@@ -118,18 +117,8 @@ def record_completions(
             if (cid, kind) not in known
         ]
         if new:
-            conn.execute(_insert_new(conn), new)
+            conn.execute(insert_skipping_existing(conn, crm_task_completions), new)
     return len(new)
-
-
-def _insert_new(conn: sa.Connection) -> sa.Insert:
-    """An insert that skips rows already there: a reconcile and a pull may record the same
-    completion at once (cron), and the second must not fail the run."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(crm_task_completions).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(crm_task_completions).on_conflict_do_nothing()
-    return crm_task_completions.insert()
 
 
 def record_seen_completions(store: StateStore, adapter: str, tasks: Iterable[RemoteTask]) -> int:

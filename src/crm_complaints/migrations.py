@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from .errors import StateError
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "MIGRATIONS",
     "apply_migrations",
+    "insert_skipping_existing",
     "metadata",
     "migrations_table",
     "pending_migrations",
@@ -258,3 +260,13 @@ def apply_migrations(conn: Connection, where: str) -> list[int]:
             )
         applied.append(version)
     return applied
+
+
+def insert_skipping_existing(conn: Connection, table: sa.Table) -> sa.Insert:
+    """An insert that skips rows whose key is already there: two jobs (a reconcile and a pull
+    from cron) may record the same fact at once, and the second must not fail its run."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return table.insert()

@@ -29,14 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from .acks import release_acks
 from .adapters.base import Adapter
 from .crm_changes import CrmChange, compare, record_completions
 from .errors import RecordError
-from .migrations import DEFAULT_NAMESPACE, metadata
+from .migrations import DEFAULT_NAMESPACE, insert_skipping_existing, metadata
 from .policy import PlannedComplaint, Policy
 from .readers import QuarantineEntry, ReadResult
 from .schema import Complaint
@@ -272,12 +271,4 @@ def _remember(
                 for part in sorted(change.differing - before)
             ]
             if new:  # a pull running at the same moment may have remembered them first
-                conn.execute(_insert_new(conn), new)
-
-
-def _insert_new(conn: sa.Connection) -> sa.Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(pull_reported).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(pull_reported).on_conflict_do_nothing()
-    return pull_reported.insert()
+                conn.execute(insert_skipping_existing(conn, pull_reported), new)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import responses
@@ -18,13 +17,12 @@ from crm_complaints.adapters.hubspot import HubSpotAdapter
 from crm_complaints.adapters.webhook import WebhookAdapter, WebhookConfig
 from crm_complaints.audit import AuditEntry, append, audit_log, history, prune, verify
 from crm_complaints.emulator import HubSpotEmulator
-from crm_complaints.errors import TransientError
 from crm_complaints.policy import Policy
 from crm_complaints.retry import RetryPolicy
 from crm_complaints.state import SqlStateStore
 from crm_complaints.sync import sync
 from tests.conftest import edited
-from tests.staff_support import opened_adapter, recent, run, tasks, ticket
+from tests.staff_support import answer_lost_on, opened_adapter, recent, run, tasks, ticket
 
 URL = "https://crm.example.org/hooks/complaints"
 
@@ -32,24 +30,6 @@ URL = "https://crm.example.org/hooks/complaints"
 @pytest.fixture
 def adapter(emulator: HubSpotEmulator) -> Iterator[HubSpotAdapter]:
     yield from opened_adapter(emulator, contacts=True)
-
-
-def lose_first_answer(adapter: HubSpotAdapter, request: str) -> list[int]:
-    """The first request named ``request`` reaches HubSpot and is applied, but its answer is
-    lost (a read timeout after the write); later ones answer normally."""
-    client = adapter.client
-    original = client.call_json
-    applied: list[int] = []
-
-    def lossy(what: str, method: Any, **kwargs: Any) -> dict[str, Any]:
-        answer = original(what, method, **kwargs)
-        if what == request and not applied:
-            applied.append(1)
-            raise TransientError(f"{what}: read timed out", adapter="hubspot")
-        return answer
-
-    client.call_json = lossy  # type: ignore[method-assign]
-    return applied
 
 
 def _dump(store: SqlStateStore) -> str:
@@ -65,7 +45,7 @@ def test_review5_audit_a_lost_task_create_retried_in_the_run_leaves_one_row_per_
     finds them by key. HubSpot holds one task per kind (no duplicate), the complaint ends
     synced, and the trail has no two synced rows for one object: one row per write."""
     complaint = recent()
-    applied = lose_first_answer(adapter, "create tasks")
+    applied = answer_lost_on(adapter, "create tasks", times=1)
     summary = run(adapter, store, [complaint])
     assert applied == [1] and summary.counts()["created"] == 1
     assert len(emulator.portal.live("tasks")) == len(tasks(emulator)) == 6

@@ -137,7 +137,8 @@ def test_plan_command_shows_a_step_done_in_the_crm(tmp_path: Path) -> None:
 def test_a_completion_recorded_twice_at_once_does_not_fail(any_store: SqlStateStore) -> None:
     """A pull and a reconcile may insert the same completion concurrently: the second insert
     is skipped, not an IntegrityError."""
-    from crm_complaints.crm_changes import _insert_new, crm_task_completions
+    from crm_complaints.crm_changes import crm_task_completions
+    from crm_complaints.migrations import insert_skipping_existing
 
     row = {
         "namespace": any_store.namespace,
@@ -148,7 +149,7 @@ def test_a_completion_recorded_twice_at_once_does_not_fail(any_store: SqlStateSt
         "recorded_at": WHEN,
     }
     with any_store.engine.begin() as conn:
-        conn.execute(_insert_new(conn), [row])
-        conn.execute(_insert_new(conn), [row])
+        conn.execute(insert_skipping_existing(conn, crm_task_completions), [row])
+        conn.execute(insert_skipping_existing(conn, crm_task_completions), [row])
         count = conn.scalar(sa.select(sa.func.count()).select_from(crm_task_completions))
     assert count == 1
